@@ -1,0 +1,74 @@
+"""Routes of sessions: list, register, update, read, end."""
+
+from __future__ import annotations
+
+from litestar import Response, delete, get, post, put
+
+from service.api import wire
+from service.api.deps import PathId, Req, SessionsDep, SettingsDep
+from service.api.security import is_local
+from service.domain.sessions import FILTERS, RegisterBody, Sessions, session_id
+from service.settings import Settings
+
+BODY_TYPES = (wire.JSON, wire.CB)
+
+
+@get(["/sessions/", "/sessions/list"])
+async def list_sessions(
+    request: Req, sessions: SessionsDep, settings: SettingsDep
+) -> Response[bytes]:
+    """Sessions by `status` (active, ended, all) and exact-match filters."""
+    params = request.query_params
+    filters = {name: params[name] for name in FILTERS if params.get(name)}
+    status = params.get("status") or "active"
+    return wire.respond(request, await sessions.list(status, filters, settings.max_list))
+
+
+@post("/sessions/")
+async def register_new(
+    request: Req, sessions: SessionsDep, settings: SettingsDep
+) -> Response[bytes]:
+    """Register a session under an id the server makes."""
+    return await _register(request, sessions, settings, None)
+
+
+@post("/sessions/{sid:str}")
+async def register(
+    request: Req, sessions: SessionsDep, settings: SettingsDep, sid: PathId
+) -> Response[bytes]:
+    """Register a session (201) or refresh an existing one's metadata (200)."""
+    return await _register(request, sessions, settings, session_id(sid))
+
+
+@put("/sessions/{sid:str}")
+async def update(request: Req, sessions: SessionsDep, sid: PathId) -> Response[bytes]:
+    """Replace a session's metadata."""
+    sid = session_id(sid)
+    body = wire.decode(*await wire.read_raw(request, BODY_TYPES), RegisterBody)
+    await sessions.replace_metadata(sid, body.metadata or {})
+    return wire.respond_text(sid)
+
+
+@get("/sessions/{sid:str}")
+async def info(request: Req, sessions: SessionsDep, sid: PathId) -> Response[bytes]:
+    """One session's info."""
+    return wire.respond(request, await sessions.get(session_id(sid)))
+
+
+@delete("/sessions/{sid:str}", status_code=200)
+async def end(sessions: SessionsDep, sid: PathId) -> Response[bytes]:
+    """End a session at the client's request."""
+    sid = session_id(sid)
+    await sessions.end(sid, "client request")
+    return wire.respond_text(sid)
+
+
+async def _register(
+    request: Req, sessions: Sessions, settings: Settings, sid: str | None
+) -> Response[bytes]:
+    body = wire.decode(*await wire.read_raw(request, BODY_TYPES), RegisterBody)
+    new_id, created = await sessions.register(sid, body, local=is_local(request, settings))
+    return wire.respond_text(new_id, 201 if created else 200)
+
+
+routes = [list_sessions, register_new, register, update, info, end]

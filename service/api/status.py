@@ -1,0 +1,57 @@
+"""Routes about the server itself: health, status, statistics, Prometheus metrics."""
+
+from __future__ import annotations
+
+from litestar import Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from service.api import wire
+from service.api.deps import Req, SessionsDep, SettingsDep, StatsDep
+from service.db.engine import database_bytes
+
+
+@get("/health", media_type="text/plain")
+async def health() -> str:
+    """Liveness probe."""
+    return "OK!"
+
+
+@get("/status/sessions")
+async def status(request: Req) -> Response[bytes]:
+    """The sessions service is up."""
+    return wire.respond(request, {"ok": True})
+
+
+@get("/stats/sessions")
+async def stats_sessions(
+    request: Req, sessions: SessionsDep, stats: StatsDep, settings: SettingsDep
+) -> Response[bytes]:
+    """Zen's counters, request latency percentiles and store figures."""
+    figures = await sessions.figures()
+    body = {
+        "requests": stats.latency(),
+        "sessions": {**stats.counts, "count": figures["active"]},
+        "store": {
+            **figures,
+            "db_bytes": database_bytes(settings.db),
+            "entries_appended": stats.entries_appended,
+            "entries_truncated": stats.entries_truncated,
+            "writer_commits": sessions.writer.commits,
+            "writer_backlog": sessions.writer.backlog,
+        },
+    }
+    return wire.respond(request, body)
+
+
+@get("/metrics")
+async def metrics(sessions: SessionsDep, stats: StatsDep, settings: SettingsDep) -> Response[bytes]:
+    """Prometheus text format."""
+    figures = await sessions.figures()
+    figures["db_bytes"] = database_bytes(settings.db)
+    figures["writer_backlog"] = sessions.writer.backlog
+    for name, value in figures.items():
+        stats.store.labels(name).set(value)
+    return Response(generate_latest(stats.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [health, status, stats_sessions, metrics]

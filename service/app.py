@@ -1,0 +1,108 @@
+"""create_app(settings): routes, lifespan, error handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from litestar import Litestar, Request, Response
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+
+from service import __version__, compactbinary
+from service.api import logs, sessions, status
+from service.api.security import origin_guard
+from service.api.stats import Stats
+from service.db.engine import create_engine
+from service.db.migrate import upgrade
+from service.db.writer import Writer
+from service.domain.errors import DomainError
+from service.domain.selflog import SelfLogHandler
+from service.domain.sessions import Sessions
+from service.settings import Settings
+
+log = logging.getLogger("service")
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> Litestar:
+    """The whole server for one database; nothing is read from the environment here."""
+    stats = Stats()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with running(app.state, settings, clock):
+            yield
+
+    app = Litestar(
+        route_handlers=[*sessions.routes, *logs.routes, *status.routes],
+        lifespan=[lifespan],
+        dependencies={
+            "sessions": Provide(_sessions, sync_to_thread=False),
+            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "stats": Provide(lambda: stats, sync_to_thread=False),
+        },
+        exception_handlers={DomainError: _domain_error},
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Session Service", version=__version__),
+        state=State({"settings": settings, "stats": stats}),
+        logging_config=None,
+    )
+    # Wrapped outside the router so that unmatched requests are guarded and counted too.
+    app.asgi_handler = stats.middleware(origin_guard(app.asgi_handler, settings))
+    return app
+
+
+@contextlib.asynccontextmanager
+async def running(
+    state: State, settings: Settings, clock: Callable[[], float]
+) -> AsyncIterator[None]:
+    """Own every resource: engines, the writer, the self session and its log shipping."""
+    write_engine = create_engine(settings.db, writer=True)
+    read_engine = create_engine(settings.db, writer=False)
+    writer = Writer(write_engine)
+    self_log = SelfLogHandler()
+    shipping: asyncio.Task[None] | None = None
+    try:
+        await upgrade(write_engine)
+        await writer.start()
+        state.sessions = Sessions(
+            writer,
+            read_engine,
+            clock=clock,
+            idempotency_seconds=settings.idempotency_hours * 3600,
+            jsonable=compactbinary.to_jsonable,
+        )
+        await state.sessions.start_self(__version__)
+        self_log.setLevel(logging.INFO)
+        log.addHandler(self_log)
+        shipping = asyncio.create_task(self_log.run(state.sessions), name="self-log")
+        log.info("serving %s (session service %s)", settings.db, __version__)
+        yield
+    finally:
+        log.info("shutting down")
+        log.removeHandler(self_log)
+        if shipping is not None:
+            shipping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await shipping
+            await self_log.ship(state.sessions)
+            with contextlib.suppress(DomainError):
+                await state.sessions.end(state.sessions.self_id, "server shutdown")
+        await writer.stop()
+        await write_engine.dispose()
+        await read_engine.dispose()
+
+
+def _sessions(state: State) -> Sessions:
+    return state.sessions  # type: ignore[no-any-return]
+
+
+def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return Response(
+        {"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
+    )

@@ -1,0 +1,1 @@
+"""SQLite storage: tables, engines, queries and the single writer."""

@@ -1,0 +1,76 @@
+"""Engines and per-connection setup; every SQLite-only statement lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def create_engine(db: str, *, writer: bool) -> AsyncEngine:
+    """An engine on the database file: the writer's (one connection) or the readers'."""
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = (
+        {"pool_size": 1, "max_overflow": 0} if writer else {"pool_size": 4, "max_overflow": 4}
+    )
+    engine = create_async_engine(f"sqlite+aiosqlite:///{db}", **options)
+    _install_hooks(engine, begin="BEGIN IMMEDIATE" if writer else "BEGIN", read_only=not writer)
+    return engine
+
+
+def create_tool_engine(db: str) -> AsyncEngine:
+    """A throwaway engine for one-off commands (migrate) that holds no idle connections."""
+    engine = create_async_engine(f"sqlite+aiosqlite:///{db}", poolclass=NullPool)
+    _install_hooks(engine, begin="BEGIN IMMEDIATE", read_only=False)
+    return engine
+
+
+def _install_hooks(engine: AsyncEngine, *, begin: str, read_only: bool) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN is ours (IMMEDIATE for the writer).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # auto_vacuum only takes effect before the first table exists: set it on every connect.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(begin)
+
+
+async def last_insert_cursor(conn: AsyncConnection) -> int:
+    """The cursor (rowid) of the last log entry inserted on this connection."""
+    result = await conn.exec_driver_sql("SELECT last_insert_rowid()")
+    return int(result.scalar_one())
+
+
+async def highest_cursor(conn: AsyncConnection) -> int:
+    """The highest cursor ever handed out, including deleted entries (AUTOINCREMENT's memory)."""
+    result = await conn.exec_driver_sql(
+        "SELECT seq FROM sqlite_sequence WHERE name = 'log_entries'"
+    )
+    return int(result.scalar_one_or_none() or 0)
+
+
+def database_bytes(db: str) -> int:
+    """Bytes on disk of the database file and its WAL."""
+    total = 0
+    for suffix in ("", "-wal"):
+        path = Path(db + suffix)
+        if path.exists():
+            total += path.stat().st_size
+    return total

@@ -1,0 +1,1 @@
+"""Domain rules: sessions, log entries, levels and message templates."""

@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection the application hands in, or on --db / SESSIONS_DB."""
+"""Alembic environment: runs on a connection the application hands in, or on -x db=FILE."""
 
 from __future__ import annotations
 

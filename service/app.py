@@ -78,7 +78,9 @@ async def running(
             jsonable=compactbinary.to_jsonable,
         )
         await state.sessions.start_self(__version__)
+        # The self session keeps INFO and above whatever the console shows.
         self_log.setLevel(logging.INFO)
+        log.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
         log.addHandler(self_log)
         shipping = asyncio.create_task(self_log.run(state.sessions), name="self-log")
         log.info("serving %s (session service %s)", settings.db, __version__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -33,9 +34,10 @@ def serve(settings: Settings) -> int:
 
     from service.app import create_app
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)  # the console shows this level; the self session keeps INFO
     config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
@@ -46,8 +48,16 @@ def serve(settings: Settings) -> int:
         lifespan="on",
         log_config=None,
     )
+    # Uvicorn shuts down gracefully, then re-raises the signal to the handler it found:
+    # make that a quiet, successful exit rather than a traceback or a signal death.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _exit_quietly)
     uvicorn.Server(config).run()
     return 0
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def migrate(settings: Settings) -> int:

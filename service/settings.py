@@ -23,7 +23,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: Annotated[str, _doc("address to listen on")] = "127.0.0.1"
     port: Annotated[int, _doc("TCP port to listen on", ge=0, le=65535)] = 8558
     uds: Annotated[str, _doc("listen on this unix socket instead of TCP")] = ""
-    log_level: Annotated[str, _doc("server log level: debug, info, warning, error")] = "info"
+    log_level: Annotated[
+        str,
+        _doc(
+            "server log level: debug, info, warning, error",
+            pattern="^(?i:debug|info|warning|error|critical)$",
+        ),
+    ] = "info"
     access_log: Annotated[bool, _doc("print one line per HTTP request")] = False
     allowed_origins: Annotated[
         tuple[str, ...],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -77,13 +76,13 @@ class ServerProcess:
         """Start and wait until /health answers."""
         command = [sys.executable, "-m", "service", "serve", "--db", str(self.db)]
         command += ["--port", str(self.port), *self.extra]
-        self.process = subprocess.Popen(
-            command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stderr=subprocess.PIPE
-        )
+        self.log = self.db.with_suffix(".log")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited: {self.process.stderr.read().decode()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"server exited: {self.log.read_text()}")
             try:
                 if httpx.get(f"{self.url}/health", timeout=0.5).status_code == 200:
                     return self

@@ -85,7 +85,9 @@ async def test_wrongly_typed_register_body_is_400(client: Client) -> None:
 
 
 async def test_register_body_content_types(client: Client) -> None:
-    text = await client.post(f"/sessions/{SID}", content=b"x", headers={"content-type": "text/plain"})
+    text = await client.post(
+        f"/sessions/{SID}", content=b"x", headers={"content-type": "text/plain"}
+    )
     assert text.status_code == 415
     assert "application/json" in text.json()["detail"]
     missing = await client.post(f"/sessions/{SID}", content=b'{"appname":"a"}')

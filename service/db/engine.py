@@ -15,20 +15,25 @@ BUSY_TIMEOUT_MS = 10_000
 
 def create_engine(db: str, *, writer: bool) -> AsyncEngine:
     """An engine on the database file: the writer's (one connection) or the readers'."""
-    Path(db).parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = (
         {"pool_size": 1, "max_overflow": 0} if writer else {"pool_size": 4, "max_overflow": 4}
     )
-    engine = create_async_engine(f"sqlite+aiosqlite:///{db}", **options)
+    engine = create_async_engine(_url(db), **options)
     _install_hooks(engine, begin="BEGIN IMMEDIATE" if writer else "BEGIN", read_only=not writer)
     return engine
 
 
 def create_tool_engine(db: str) -> AsyncEngine:
     """A throwaway engine for one-off commands (migrate) that holds no idle connections."""
-    engine = create_async_engine(f"sqlite+aiosqlite:///{db}", poolclass=NullPool)
+    engine = create_async_engine(_url(db), poolclass=NullPool)
     _install_hooks(engine, begin="BEGIN IMMEDIATE", read_only=False)
     return engine
+
+
+def _url(db: str) -> str:
+    """The SQLAlchemy URL of a database file, creating its folder on first use."""
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite+aiosqlite:///{db}"
 
 
 def _install_hooks(engine: AsyncEngine, *, begin: str, read_only: bool) -> None:

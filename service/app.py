@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
-from service import __version__, compactbinary
+from service import __version__
 from service.api import logs, sessions, status
 from service.api.security import origin_guard
 from service.api.stats import Stats
@@ -75,7 +75,6 @@ async def running(
             read_engine,
             clock=clock,
             idempotency_seconds=settings.idempotency_hours * 3600,
-            jsonable=compactbinary.to_jsonable,
         )
         await state.sessions.start_self(__version__)
         # The self session keeps INFO and above whatever the console shows.

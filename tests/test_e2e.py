@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from service.db.migrate import head_revision
 from tests.conftest import SID, ServerProcess
 
 TEXT = {"content-type": "text/plain"}
@@ -107,7 +108,7 @@ def test_migrate_command_creates_the_schema(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert "at revision 0001" in result.stdout
+    assert f"at revision {head_revision()}" in result.stdout
     with sqlite3.connect(db) as conn:
         tables = {
             row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")

@@ -31,8 +31,8 @@ async def append(
         batch = logs.text_batch(body, sid, now, limits)
     else:
         parsed = wire.decode(kind, body, logs.LogBody, logs.batch_error)
-        jsonable = sessions.jsonable if kind == wire.CB else None
-        batch = logs.record_batch(parsed.records(), sid, now, limits, jsonable)
+        typed = wire.is_typed(kind)
+        batch = logs.record_batch(parsed.records(), sid, now, limits, typed=typed)
     appended = await sessions.append(sid, batch, request.headers.get("idempotency-key"))
     stats.logged(len(batch.rows), batch.truncated)
     return wire.respond(request, appended)

@@ -44,8 +44,9 @@ async def register(
 async def update(request: Req, sessions: SessionsDep, sid: PathId) -> Response[bytes]:
     """Replace a session's metadata."""
     sid = session_id(sid)
-    body = wire.decode(*await wire.read_raw(request, BODY_TYPES), RegisterBody)
-    await sessions.replace_metadata(sid, body.metadata or {})
+    kind, raw = await wire.read_raw(request, BODY_TYPES)
+    body = wire.decode(kind, raw, RegisterBody)
+    await sessions.replace_metadata(sid, body.metadata or {}, typed=wire.is_typed(kind))
     return wire.respond_text(sid)
 
 
@@ -66,8 +67,10 @@ async def end(sessions: SessionsDep, sid: PathId) -> Response[bytes]:
 async def _register(
     request: Req, sessions: Sessions, settings: Settings, sid: str | None
 ) -> Response[bytes]:
-    body = wire.decode(*await wire.read_raw(request, BODY_TYPES), RegisterBody)
-    new_id, created = await sessions.register(sid, body, local=is_local(request, settings))
+    kind, raw = await wire.read_raw(request, BODY_TYPES)
+    body = wire.decode(kind, raw, RegisterBody)
+    local = is_local(request, settings)
+    new_id, created = await sessions.register(sid, body, local=local, typed=wire.is_typed(kind))
     return wire.respond_text(new_id, 201 if created else 200)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,6 +12,7 @@ from litestar import Request, Response
 from litestar.exceptions import ClientException
 
 from service import compactbinary
+from service.db.store import TypedJson
 from service.domain.errors import InvalidInput, TooLarge, UnsupportedMediaType
 from service.domain.timestamps import ticks_from_timestamp
 
@@ -20,12 +22,25 @@ CB = compactbinary.MEDIA_TYPE
 
 T = TypeVar("T")
 _OID = re.compile(r"[0-9a-f]{24}")
-_json_encoder = msgspec.json.Encoder()
+
+
+def _stored_as_json(value: Any) -> Any:
+    if isinstance(value, TypedJson):
+        return msgspec.Raw(value.json)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+_json_encoder = msgspec.json.Encoder(enc_hook=_stored_as_json)
 
 
 def media_type(content_type: str | None) -> str:
     """The bare media type of a Content-Type header, lower-cased."""
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def is_typed(kind: str) -> bool:
+    """Whether values of a body of this type carry compact-binary types worth keeping."""
+    return kind == CB
 
 
 def wants_compact_binary(request: Request[Any, Any, Any]) -> bool:
@@ -77,8 +92,8 @@ def decode(
 def respond(request: Request[Any, Any, Any], data: Any, status_code: int = 200) -> Response[bytes]:
     """Encode a response body as compact binary when asked for, else JSON."""
     if wants_compact_binary(request):
-        content = compactbinary.encode(to_compact(msgspec.to_builtins(data, enc_hook=_raw_json)))
-        return Response(content, status_code=status_code, media_type=CB)
+        value = to_compact(data)
+        return Response(compactbinary.encode(value), status_code=status_code, media_type=CB)
     return Response(_json_encoder.encode(data), status_code=status_code, media_type=JSON)
 
 
@@ -89,16 +104,14 @@ def respond_text(text: str, status_code: int = 200) -> Response[bytes]:
 
 _ID_KEYS = frozenset({"id", "self_id", "parent_session_id", "jobid"})
 _TIME_KEYS = frozenset({"created_at", "updated_at", "ended_at", "timestamp"})
-_USER_KEYS = frozenset({"metadata", "fields"})
 
 
 def to_compact(value: Any, key: str | None = None) -> Any:
-    """Give a JSON-shaped answer its compact-binary types: ids as ObjectId, times as DateTime."""
+    """An answer as compact-binary values: ids as ObjectId, times as DateTime, user data typed."""
+    if isinstance(value, msgspec.Struct):
+        return {name: to_compact(item, name) for name, item in _struct_items(value)}
     if isinstance(value, dict):
-        return {
-            k: v if k in _USER_KEYS else to_compact(v, k)  # user data keeps its own types
-            for k, v in value.items()
-        }
+        return {k: to_compact(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [to_compact(item) for item in value]
     if isinstance(value, str):
@@ -106,10 +119,26 @@ def to_compact(value: Any, key: str | None = None) -> Any:
             return compactbinary.ObjectId(value)
         if key in _TIME_KEYS:
             return compactbinary.DateTime(ticks_from_timestamp(value))
+        return value
+    if isinstance(value, TypedJson):  # user data sent as compact binary keeps its types
+        return compactbinary.decode(value.compact)
+    if isinstance(value, msgspec.Raw):
+        return msgspec.json.decode(value)
     return value
 
 
-def _raw_json(value: Any) -> Any:
-    if isinstance(value, msgspec.Raw):
-        return msgspec.json.decode(value)
-    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+def _struct_items(value: msgspec.Struct) -> list[tuple[str, Any]]:
+    """The fields a Struct encodes to, leaving out unset ones and defaults where it does."""
+    omit_defaults = value.__struct_config__.omit_defaults
+    items = []
+    for field in _fields(type(value)):
+        item = getattr(value, field.name)
+        if item is msgspec.UNSET or (omit_defaults and item == field.default):
+            continue
+        items.append((field.encode_name, item))
+    return items
+
+
+@functools.cache
+def _fields(kind: type[msgspec.Struct]) -> tuple[msgspec.structs.FieldInfo, ...]:
+    return msgspec.structs.fields(kind)

@@ -14,13 +14,31 @@ from service.db.engine import last_insert_cursor
 from service.db.tables import idempotency_keys, log_entries, sessions
 
 # Row of the hot insert, in column order: session_id, timestamp, level, logger, message,
-# format, fields.
-LogRow = tuple[str, str, str | None, str | None, str, str | None, str | None]
+# format, fields (JSON), fields_cb (the fields' compact binary, when they were sent so).
+LogRow = tuple[str, str, str | None, str | None, str, str | None, str | None, bytes | None]
 
 _INSERT_LOG = (
-    "INSERT INTO log_entries (session_id, timestamp, level, logger, message, format, fields) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO log_entries "
+    "(session_id, timestamp, level, logger, message, format, fields, fields_cb) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
+
+
+class TypedJson:
+    """A stored JSON value that also has its original compact binary, to answer with its types."""
+
+    __slots__ = ("compact", "json")
+
+    def __init__(self, json: str, compact: bytes) -> None:
+        self.json = json
+        self.compact = compact
+
+
+def stored_value(json: str | None, compact: bytes | None) -> msgspec.Raw | TypedJson | None:
+    """A JSON column as a wire value, keeping its compact-binary twin when there is one."""
+    if not json:
+        return None
+    return TypedJson(json, compact) if compact else msgspec.Raw(json)
 
 
 class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -39,7 +57,7 @@ class SessionRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     end_reason: str = ""
     status: str
     log_count: int = 0
-    metadata: msgspec.Raw | msgspec.UnsetType = msgspec.UNSET
+    metadata: msgspec.Raw | TypedJson | msgspec.UnsetType = msgspec.UNSET
 
 
 class EntryRow(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -51,7 +69,7 @@ class EntryRow(msgspec.Struct, kw_only=True, omit_defaults=True):
     logger: str | None = None
     message: str | None = None
     format: str | None = None
-    fields: msgspec.Raw | None = None
+    fields: msgspec.Raw | TypedJson | None = None
 
 
 class Outcome(enum.Enum):
@@ -83,6 +101,19 @@ _SESSION_COLUMNS = (
     sessions.c.end_reason,
     sessions.c.log_count,
     sessions.c.metadata,
+    sessions.c.metadata_cb,
+)
+
+
+_ENTRY_COLUMNS = (
+    log_entries.c.cursor,
+    log_entries.c.timestamp,
+    log_entries.c.level,
+    log_entries.c.logger,
+    log_entries.c.message,
+    log_entries.c.format,
+    log_entries.c.fields,
+    log_entries.c.fields_cb,
 )
 
 
@@ -102,12 +133,16 @@ def _session(row: Any) -> SessionRow:
         end_reason=row.end_reason or "",
         status="ended" if row.ended_at else "active",
         log_count=row.log_count,
-        metadata=msgspec.Raw(metadata) if metadata and metadata != "{}" else msgspec.UNSET,
+        metadata=(
+            stored_value(metadata, row.metadata_cb) or msgspec.UNSET
+            if metadata != "{}"
+            else msgspec.UNSET
+        ),
     )
 
 
 def _entry(row: Any) -> EntryRow:
-    cursor, timestamp, level, logger, message, fmt, fields = row
+    cursor, timestamp, level, logger, message, fmt, fields, fields_cb = row
     return EntryRow(
         cursor=cursor,
         timestamp=timestamp,
@@ -115,7 +150,7 @@ def _entry(row: Any) -> EntryRow:
         logger=logger,
         message=message or None,
         format=fmt,
-        fields=msgspec.Raw(fields) if fields else None,
+        fields=stored_value(fields, fields_cb),
     )
 
 
@@ -149,7 +184,7 @@ async def read_log_after(
     """Up to limit entries of a session with a cursor above the given one, in cursor order."""
     c = log_entries.c
     query = (
-        select(c.cursor, c.timestamp, c.level, c.logger, c.message, c.format, c.fields)
+        select(*_ENTRY_COLUMNS)
         .where(and_(c.session_id == session_id, c.cursor > cursor))
         .order_by(c.cursor)
         .limit(limit)
@@ -163,7 +198,7 @@ async def read_log_offset(
     """Up to limit entries of a session, skipping the first offset, in cursor order."""
     c = log_entries.c
     query = (
-        select(c.cursor, c.timestamp, c.level, c.logger, c.message, c.format, c.fields)
+        select(*_ENTRY_COLUMNS)
         .where(c.session_id == session_id)
         .order_by(c.cursor)
         .offset(offset)
@@ -202,18 +237,19 @@ async def register_session(
     changes: dict[str, Any] = {"updated_at": now}
     if update_metadata:
         changes["metadata"] = values["metadata"]
+        changes["metadata_cb"] = values.get("metadata_cb")
     await conn.execute(update(sessions).where(sessions.c.id == session_id).values(**changes))
     return Outcome.UPDATED
 
 
 async def replace_metadata(
-    conn: AsyncConnection, session_id: str, metadata: str, *, now: str
+    conn: AsyncConnection, session_id: str, metadata: str, metadata_cb: bytes | None, *, now: str
 ) -> Outcome:
     """Replace the metadata of a session."""
     result = await conn.execute(
         update(sessions)
         .where(sessions.c.id == session_id)
-        .values(metadata=metadata, updated_at=now)
+        .values(metadata=metadata, metadata_cb=metadata_cb, updated_at=now)
     )
     return Outcome.UPDATED if result.rowcount else Outcome.NOT_FOUND
 

@@ -7,6 +7,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -27,6 +28,7 @@ sessions = Table(
     Column("parent_session_id", Text),
     Column("jobid", Text),
     Column("metadata", Text, nullable=False, server_default="{}"),
+    Column("metadata_cb", LargeBinary),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Column("ended_at", Text),
@@ -52,6 +54,7 @@ log_entries = Table(
     Column("message", Text, nullable=False),
     Column("format", Text),
     Column("fields", Text),
+    Column("fields_cb", LargeBinary),
     Index("ix_log_entries_session_cursor", "session_id", "cursor"),
     sqlite_autoincrement=True,
 )

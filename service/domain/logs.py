@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -14,6 +13,7 @@ from service.domain.errors import InvalidInput, TooLarge
 from service.domain.levels import parse_level
 from service.domain.templates import render
 from service.domain.timestamps import parse_timestamp, timestamp_from_ticks
+from service.domain.values import stored
 
 _LINE_BREAK = re.compile(rb"\r?\n")
 
@@ -61,7 +61,7 @@ def text_batch(body: bytes, session_id: str, now: str, limits: Limits) -> Batch:
     batch = Batch(rows=[], nbytes=0, truncated=0)
     for line in lines:
         message = _cut(batch, line.decode("utf-8", "replace"), limits.entry_bytes)
-        batch.rows.append((session_id, now, None, None, message, None, None))
+        batch.rows.append((session_id, now, None, None, message, None, None, None))
     return batch
 
 
@@ -70,14 +70,15 @@ def record_batch(
     session_id: str,
     now: str,
     limits: Limits,
-    jsonable: Callable[[Any], Any] | None = None,
+    *,
+    typed: bool = False,
 ) -> Batch:
     """Validate and render structured records; any bad record rejects the whole batch."""
     _check_count(len(records), limits)
     batch = Batch(rows=[], nbytes=0, truncated=0)
     for index, record in enumerate(records):
         try:
-            batch.rows.append(_record_row(record, session_id, now, limits, batch, jsonable))
+            batch.rows.append(_record_row(record, session_id, now, limits, batch, typed))
         except ValueError as exc:
             raise InvalidInput(f"Invalid log entry {index}: {exc}") from None
     return batch
@@ -103,7 +104,7 @@ def _record_row(
     now: str,
     limits: Limits,
     batch: Batch,
-    jsonable: Callable[[Any], Any] | None,
+    typed: bool,
 ) -> LogRow:
     try:
         level = parse_level(record.level)
@@ -114,10 +115,9 @@ def _record_row(
         if record.format is None:
             raise ValueError("needs 'message' or 'format'")
         message = render(record.format, record.fields or {})
-    fields = record.fields
-    fields_json = None
-    if fields is not None:
-        fields_json = msgspec.json.encode(jsonable(fields) if jsonable else fields).decode()
+    fields_json, fields_cb = (
+        (None, None) if record.fields is None else stored(record.fields, typed=typed)
+    )
     return (
         session_id,
         _timestamp(record.timestamp, now),
@@ -126,19 +126,20 @@ def _record_row(
         _cut(batch, message, limits.entry_bytes),
         record.format,
         fields_json,
+        fields_cb,
     )
 
 
 def _timestamp(value: Any, now: str) -> str:
     if value is None:
         return now
-    if isinstance(value, DateTime):
-        return timestamp_from_ticks(value)
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, DateTime):
+            return timestamp_from_ticks(value)
+        if isinstance(value, str):
             return parse_timestamp(value)
-        except ValueError as exc:
-            raise ValueError(f"'timestamp': {exc}") from None
+    except ValueError as exc:
+        raise ValueError(f"'timestamp': {exc}") from None
     raise ValueError("'timestamp': expected an ISO-8601 string or a DateTime")
 
 

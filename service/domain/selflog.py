@@ -41,7 +41,16 @@ class SelfLogHandler(logging.Handler):
             nbytes += len(message.encode())
             level = parse_level(record.levelname)
             rows.append(
-                (session_id, now_timestamp(record.created), level, record.name, message, None, None)
+                (
+                    session_id,
+                    now_timestamp(record.created),
+                    level,
+                    record.name,
+                    message,
+                    None,
+                    None,
+                    None,
+                )
             )
         return Batch(rows=rows, nbytes=nbytes, truncated=0)
 

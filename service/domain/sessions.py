@@ -19,6 +19,7 @@ from service.domain.errors import InvalidInput, NotFound
 from service.domain.ids import InvalidId, new_session_id, parse_session_id
 from service.domain.logs import Batch
 from service.domain.timestamps import now_timestamp
+from service.domain.values import stored
 
 T = TypeVar("T")
 STATUSES = ("active", "ended", "all")
@@ -81,13 +82,11 @@ class Sessions:
         *,
         clock: Callable[[], float],
         idempotency_seconds: float,
-        jsonable: Callable[[Any], Any] | None = None,
     ) -> None:
         self.writer = writer
         self.readers = readers
         self.clock = clock
         self.idempotency_seconds = idempotency_seconds
-        self.jsonable = jsonable
         self.self_id = ""
 
     def now(self) -> str:
@@ -95,11 +94,11 @@ class Sessions:
         return now_timestamp(self.clock())
 
     async def register(
-        self, requested_id: str | None, body: RegisterBody, *, local: bool
+        self, requested_id: str | None, body: RegisterBody, *, local: bool, typed: bool = False
     ) -> tuple[str, bool]:
         """Create or refresh a session; returns its id and whether it is new."""
         sid = session_id(requested_id) if requested_id is not None else new_session_id()
-        values = self._session_values(sid, body, local=local)
+        values = self._session_values(sid, body, local=local, typed=typed)
         has_metadata = body.metadata is not msgspec.UNSET
         now = self.now()
 
@@ -109,19 +108,19 @@ class Sessions:
         outcome = await self.writer.run(op)
         return sid, outcome is Outcome.CREATED
 
-    async def replace_metadata(self, sid: str, metadata: dict[str, Any]) -> None:
+    async def replace_metadata(self, sid: str, metadata: dict[str, Any], *, typed: bool) -> None:
         """Replace a session's metadata whole."""
-        text = self._json(metadata)
+        text, compact = stored(metadata, typed=typed)
         now = self.now()
         outcome = await self.writer.run(
-            lambda conn: store.replace_metadata(conn, sid, text, now=now)
+            lambda conn: store.replace_metadata(conn, sid, text, compact, now=now)
         )
         _found(outcome, sid)
 
     async def end(self, sid: str, reason: str) -> None:
         """End an active session with a reason and its final log line."""
         now = self.now()
-        line: LogRow = (sid, now, "info", "sessions", f"session ended ({reason})", None, None)
+        line: LogRow = (sid, now, "info", "sessions", f"session ended ({reason})", None, None, None)
         outcome = await self.writer.run(
             lambda conn: store.end_session(conn, sid, reason=reason, now=now, final_line=line)
         )
@@ -196,7 +195,11 @@ class Sessions:
         self.self_id, _ = await self.register(None, body, local=True)
         return self.self_id
 
-    def _session_values(self, sid: str, body: RegisterBody, *, local: bool) -> dict[str, Any]:
+    def _session_values(
+        self, sid: str, body: RegisterBody, *, local: bool, typed: bool
+    ) -> dict[str, Any]:
+        metadata = body.metadata if body.metadata is not msgspec.UNSET else {}
+        metadata_json, metadata_cb = stored(metadata, typed=typed)
         values: dict[str, Any] = {
             "id": sid,
             "appname": body.appname,
@@ -204,7 +207,8 @@ class Sessions:
             "platform": body.platform,
             "parent_session_id": _optional_id(body.parent_session_id, "parent_session_id"),
             "jobid": _jobid(body.jobid),
-            "metadata": self._json(body.metadata if body.metadata is not msgspec.UNSET else {}),
+            "metadata": metadata_json,
+            "metadata_cb": metadata_cb,
         }
         if local and body.pid is not None:
             if body.pid <= 0:
@@ -212,9 +216,6 @@ class Sessions:
             values["pid"] = body.pid
             values["pid_started_at"] = _process_started_at(body.pid)
         return values
-
-    def _json(self, value: Any) -> str:
-        return msgspec.json.encode(self.jsonable(value) if self.jsonable else value).decode()
 
 
 def _found(value: T | None, sid: str) -> T:

@@ -12,10 +12,11 @@ from typing import Any
 from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from service import __version__
-from service.api import logs, sessions, status
+from service.api import logs, sessions, status, wire
 from service.api.security import origin_guard
 from service.api.stats import Stats
 from service.db.engine import create_engine
@@ -46,7 +47,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "stats": Provide(lambda: stats, sync_to_thread=False),
         },
-        exception_handlers={DomainError: _domain_error},
+        exception_handlers={DomainError: _error, HTTPException: _error},
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Session Service", version=__version__),
         state=State({"settings": settings, "stats": stats}),
@@ -103,7 +104,9 @@ def _sessions(state: State) -> Sessions:
     return state.sessions  # type: ignore[no-any-return]
 
 
-def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return Response(
-        {"status_code": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
-    )
+def _error(request: Request[Any, Any, Any], exc: DomainError | HTTPException) -> Response[bytes]:
+    """Errors in the format the client reads: `{"status_code", "detail"}`."""
+    body = {"status_code": exc.status_code, "detail": exc.detail}
+    response = wire.respond(request, body, exc.status_code)
+    response.headers.update(getattr(exc, "headers", None) or {})
+    return response

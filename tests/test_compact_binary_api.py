@@ -211,3 +211,11 @@ async def test_a_datetime_out_of_range_is_400(client: Client) -> None:
     await client.post(f"/sessions/{SID}", json={})
     response = await post_cb(client, LOG, {"message": "x", "timestamp": DateTime(2**63 - 1)})
     assert response.status_code == 400 and "timestamp" in response.json()["detail"]
+
+
+async def test_errors_come_in_the_format_asked_for(client: Client) -> None:
+    missing = await client.get(f"/sessions/{SID}", headers=ACCEPT)
+    assert missing.status_code == 404
+    assert decode(missing.content) == {"status_code": 404, "detail": f"Session '{SID}' not found"}
+    no_route = await client.get("/nowhere", headers=ACCEPT)
+    assert no_route.status_code == 404 and decode(no_route.content)["status_code"] == 404

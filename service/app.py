@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from service import __version__
-from service.api import logs, sessions, status, wire
+from service.api import logs, sessions, status, wire, ws
 from service.api.security import origin_guard
 from service.api.stats import Stats
 from service.db.engine import create_engine
@@ -25,6 +25,7 @@ from service.db.writer import Writer
 from service.domain.errors import DomainError
 from service.domain.selflog import SelfLogHandler
 from service.domain.sessions import Sessions
+from service.push.hub import Hub, SessionListWatcher, run_every
 from service.settings import Settings
 
 log = logging.getLogger("service")
@@ -40,10 +41,12 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             yield
 
     app = Litestar(
-        route_handlers=[*sessions.routes, *logs.routes, *status.routes],
+        route_handlers=[*sessions.routes, *logs.routes, *status.routes, *ws.routes],
         lifespan=[lifespan],
         dependencies={
             "sessions": Provide(_sessions, sync_to_thread=False),
+            "hub": Provide(_hub, sync_to_thread=False),
+            "watcher": Provide(_watcher, sync_to_thread=False),
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "stats": Provide(lambda: stats, sync_to_thread=False),
         },
@@ -62,39 +65,47 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 async def running(
     state: State, settings: Settings, clock: Callable[[], float]
 ) -> AsyncIterator[None]:
-    """Own every resource: engines, the writer, the self session and its log shipping."""
+    """Own every resource: engines, the writer, the self session, the push hub and the loops."""
     write_engine = create_engine(settings.db, writer=True)
     read_engine = create_engine(settings.db, writer=False)
     writer = Writer(write_engine)
     self_log = SelfLogHandler()
-    shipping: asyncio.Task[None] | None = None
+    loops: list[asyncio.Task[None]] = []
+    sessions: Sessions | None = None
     try:
         await upgrade(write_engine)
         await writer.start()
-        state.sessions = Sessions(
+        sessions = state.sessions = Sessions(
             writer,
             read_engine,
             clock=clock,
             idempotency_seconds=settings.idempotency_hours * 3600,
         )
-        await state.sessions.start_self(__version__)
+        state.hub = Hub(
+            sessions, frame_entries=settings.ws_frame_entries, frame_bytes=settings.ws_frame_bytes
+        )
+        sessions.listeners.append(state.hub.appended)
+        state.watcher = SessionListWatcher(sessions, limit=settings.max_list)
+        await sessions.start_self(__version__)
         # The self session keeps INFO and above whatever the console shows.
         self_log.setLevel(logging.INFO)
         log.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
         log.addHandler(self_log)
-        shipping = asyncio.create_task(self_log.run(state.sessions), name="self-log")
+        loops.append(asyncio.create_task(self_log.run(sessions), name="self-log"))
+        watch = run_every(settings.ws_list_seconds, state.watcher.poll, "session list check")
+        loops.append(asyncio.create_task(watch, name="session-list"))
         log.info("serving %s (session service %s)", settings.db, __version__)
         yield
     finally:
         log.info("shutting down")
+        for loop in loops:
+            loop.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
         log.removeHandler(self_log)
-        if shipping is not None:
-            shipping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await shipping
-            await self_log.ship(state.sessions)
+        if sessions is not None and sessions.self_id:
+            await self_log.ship(sessions)
             with contextlib.suppress(DomainError):
-                await state.sessions.end(state.sessions.self_id, "server shutdown")
+                await sessions.end(sessions.self_id, "server shutdown")
         await writer.stop()
         await write_engine.dispose()
         await read_engine.dispose()
@@ -102,6 +113,14 @@ async def running(
 
 def _sessions(state: State) -> Sessions:
     return state.sessions  # type: ignore[no-any-return]
+
+
+def _hub(state: State) -> Hub:
+    return state.hub  # type: ignore[no-any-return]
+
+
+def _watcher(state: State) -> SessionListWatcher:
+    return state.watcher  # type: ignore[no-any-return]
 
 
 def _error(request: Request[Any, Any, Any], exc: DomainError | HTTPException) -> Response[bytes]:

@@ -46,6 +46,9 @@ def serve(settings: Settings) -> int:
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         lifespan="on",
+        ws_ping_interval=settings.ws_ping_seconds,
+        ws_ping_timeout=settings.ws_ping_seconds,
+        ws_max_size=64 * 1024,  # clients only send small JSON commands
         log_config=None,
     )
     # Uvicorn shuts down gracefully, then re-raises the signal to the handler it found:

@@ -37,6 +37,9 @@ class ObjectId(bytes):
     def __str__(self) -> str:
         return self.hex()
 
+    def __repr__(self) -> str:
+        return f"ObjectId('{self.hex()}')"
+
 
 class _Hash20(bytes):
     def __new__(cls, value: bytes | str) -> _Hash20:
@@ -47,6 +50,9 @@ class _Hash20(bytes):
 
     def __str__(self) -> str:
         return self.hex()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}('{self.hex()}')"
 
 
 class Hash(_Hash20):

@@ -48,6 +48,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_hours: Annotated[float, _doc("how long an Idempotency-Key is remembered", ge=0)] = (
         24.0
     )
+    ws_list_seconds: Annotated[
+        float, _doc("how often the WebSocket session list is checked for changes", gt=0)
+    ] = 2.0
+    ws_max_connections: Annotated[int, _doc("most WebSocket connections at once", ge=1)] = 1_000
+    ws_frame_entries: Annotated[int, _doc("most log entries in one WebSocket frame", ge=1)] = 1_000
+    ws_frame_bytes: Annotated[
+        int, _doc("largest WebSocket log frame (one entry may exceed)", ge=1)
+    ] = 1 * MIB
+    ws_ping_seconds: Annotated[
+        float, _doc("WebSocket ping interval; a client silent for as long again is dropped", gt=0)
+    ] = 20.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,6 +10,7 @@ from litestar.params import FromPath
 
 from service.api.stats import Stats
 from service.domain.sessions import Sessions
+from service.push.hub import Hub, SessionListWatcher
 from service.settings import Settings
 
 Req: TypeAlias = Request[Any, Any, Any]
@@ -17,3 +18,5 @@ SessionsDep: TypeAlias = NamedDependency[Sessions]
 SettingsDep: TypeAlias = NamedDependency[Settings]
 StatsDep: TypeAlias = NamedDependency[Stats]
 PathId: TypeAlias = FromPath[str]
+HubDep: TypeAlias = NamedDependency[Hub]
+WatcherDep: TypeAlias = NamedDependency[SessionListWatcher]

@@ -6,7 +6,7 @@ from litestar import Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api import wire
-from service.api.deps import Req, SessionsDep, SettingsDep, StatsDep
+from service.api.deps import HubDep, Req, SessionsDep, SettingsDep, StatsDep
 from service.db.engine import database_bytes
 
 
@@ -24,7 +24,7 @@ async def status(request: Req) -> Response[bytes]:
 
 @get("/stats/sessions")
 async def stats_sessions(
-    request: Req, sessions: SessionsDep, stats: StatsDep, settings: SettingsDep
+    request: Req, sessions: SessionsDep, stats: StatsDep, settings: SettingsDep, hub: HubDep
 ) -> Response[bytes]:
     """Zen's counters, request latency percentiles and store figures."""
     figures = await sessions.figures()
@@ -38,6 +38,11 @@ async def stats_sessions(
             "entries_truncated": stats.entries_truncated,
             "writer_commits": sessions.writer.commits,
             "writer_backlog": sessions.writer.backlog,
+        },
+        "push": {
+            "connections": hub.connections,
+            "followed_sessions": hub.followed,
+            "subscriber_reads": hub.reads,
         },
     }
     return wire.respond(request, body)

@@ -89,6 +89,11 @@ def decode(
         raise InvalidInput(f"Invalid compact binary body: {exc}") from None
 
 
+def encode_json(data: Any) -> bytes:
+    """JSON bytes of an answer (stored JSON values are embedded as they are)."""
+    return _json_encoder.encode(data)
+
+
 def respond(request: Request[Any, Any, Any], data: Any, status_code: int = 200) -> Response[bytes]:
     """Encode a response body as compact binary when asked for, else JSON."""
     if wants_compact_binary(request):

@@ -256,7 +256,7 @@ async def replace_metadata(
 
 async def end_session(
     conn: AsyncConnection, session_id: str, *, reason: str, now: str, final_line: LogRow
-) -> Outcome:
+) -> Appended | Outcome:
     """End an active session and append its final log line."""
     result = await conn.execute(
         update(sessions)
@@ -265,8 +265,9 @@ async def end_session(
     )
     if not result.rowcount:
         return Outcome.NOT_FOUND
-    await append_log(conn, session_id, [final_line], nbytes=len(final_line[4].encode()), now=now)
-    return Outcome.UPDATED
+    return await append_log(
+        conn, session_id, [final_line], nbytes=len(final_line[4].encode()), now=now
+    )
 
 
 async def append_log(

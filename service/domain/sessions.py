@@ -88,6 +88,8 @@ class Sessions:
         self.clock = clock
         self.idempotency_seconds = idempotency_seconds
         self.self_id = ""
+        # Told (session id, last cursor) after every commit that appended to a session's log.
+        self.listeners: list[Callable[[str, int], None]] = []
 
     def now(self) -> str:
         """The current time as stored."""
@@ -124,7 +126,9 @@ class Sessions:
         outcome = await self.writer.run(
             lambda conn: store.end_session(conn, sid, reason=reason, now=now, final_line=line)
         )
-        _found(outcome, sid)
+        if not isinstance(outcome, Appended):
+            raise NotFound(f"Session '{sid}' not found")
+        self._appended(sid, outcome)
 
     async def append(self, sid: str, batch: Batch, idempotency_key: str | None) -> Appended:
         """Append a batch atomically, once per Idempotency-Key."""
@@ -145,7 +149,18 @@ class Sessions:
         )
         if not isinstance(outcome, Appended):
             raise NotFound(f"Session '{sid}' not found")
+        self._appended(sid, outcome)
         return outcome
+
+    def _appended(self, sid: str, appended: Appended) -> None:
+        if appended.count:
+            for listener in self.listeners:
+                listener(sid, appended.cursor)
+
+    async def entries_after(self, sid: str, cursor: int, limit: int) -> list[EntryRow]:
+        """Up to limit entries after a cursor, without the page's session figures."""
+        async with self.readers.connect() as conn:
+            return await store.read_log_after(conn, sid, cursor, limit)
 
     async def get(self, sid: str) -> SessionRow:
         """One session's info."""

@@ -1,0 +1,1 @@
+"""Live push: who is subscribed to what, woken by new cursors."""

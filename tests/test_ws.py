@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
-from service.compactbinary import DateTime, ObjectId, decode
+from service.compactbinary import DateTime, decode
 from service.domain.timestamps import timestamp_from_ticks
 from tests.conftest import OTHER, SID, ServerProcess
 
@@ -99,10 +99,10 @@ async def test_session_list_on_connect_and_on_change(
         assert SID in [s["id"] for s in registered["sessions"]]
         await http.put(f"/sessions/{SID}", json={"metadata": {"step": 2}})
         updated = await next_of(ws, "sessions")
-        assert [s for s in updated["sessions"] if s["id"] == SID][0]["metadata"] == {"step": 2}
+        assert next(s for s in updated["sessions"] if s["id"] == SID)["metadata"] == {"step": 2}
         await http.delete(f"/sessions/{SID}")
         ended = await next_of(ws, "sessions")
-        assert [s for s in ended["sessions"] if s["id"] == SID][0]["status"] == "ended"
+        assert next(s for s in ended["sessions"] if s["id"] == SID)["status"] == "ended"
         listing = (await http.get("/sessions/", params={"status": "all"})).json()
         assert ended["sessions"] == listing["sessions"]
 

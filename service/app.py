@@ -16,7 +16,7 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 
 from service import __version__
-from service.api import logs, sessions, status, wire, ws
+from service.api import dashboard, logs, sessions, status, wire, ws
 from service.api.security import origin_guard
 from service.api.stats import Stats
 from service.db.engine import create_engine
@@ -27,6 +27,7 @@ from service.domain.selflog import SelfLogHandler
 from service.domain.sessions import Sessions
 from service.push.hub import Hub, SessionListWatcher, run_every
 from service.settings import Settings
+from service.tasks import maintenance
 
 log = logging.getLogger("service")
 
@@ -41,7 +42,13 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             yield
 
     app = Litestar(
-        route_handlers=[*sessions.routes, *logs.routes, *status.routes, *ws.routes],
+        route_handlers=[
+            *sessions.routes,
+            *logs.routes,
+            *status.routes,
+            *ws.routes,
+            *dashboard.routes,
+        ],
         lifespan=[lifespan],
         dependencies={
             "sessions": Provide(_sessions, sync_to_thread=False),
@@ -94,6 +101,7 @@ async def running(
         loops.append(asyncio.create_task(self_log.run(sessions), name="self-log"))
         watch = run_every(settings.ws_list_seconds, state.watcher.poll, "session list check")
         loops.append(asyncio.create_task(watch, name="session-list"))
+        loops += await maintenance.start(sessions, settings)
         log.info("serving %s (session service %s)", settings.db, __version__)
         yield
     finally:

@@ -1,4 +1,4 @@
-"""The `sessions` command: serve, migrate."""
+"""The `sessions` command: serve, migrate, prune."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from service.settings import Settings, field_help, field_type
 
@@ -25,7 +27,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings.from_env(**overrides)
     except ValueError as exc:
         parser.error(str(exc))
-    sys.exit(args.command(settings))
+    # Flags that are not settings (`prune --dry-run`) go to the command as keywords.
+    options = {
+        name: value
+        for name, value in vars(args).items()
+        if name != "command" and name not in Settings.__struct_fields__
+    }
+    sys.exit(args.command(settings, **options))
 
 
 def serve(settings: Settings) -> int:
@@ -79,6 +87,43 @@ def migrate(settings: Settings) -> int:
     return 0
 
 
+def prune(settings: Settings, *, dry_run: bool = False) -> int:
+    """Prune ended sessions past the limits now, beside a running server or not."""
+    from service.db.engine import create_engine
+    from service.db.migrate import upgrade
+    from service.db.writer import Writer
+    from service.tasks.maintenance import PruneLimits, PruneResult
+    from service.tasks.maintenance import prune as prune_now
+
+    if not Path(settings.db).exists():
+        print(f"sessions prune: no database at {settings.db}", file=sys.stderr)
+        return 1
+
+    async def run() -> PruneResult:
+        write_engine = create_engine(settings.db, writer=True)
+        read_engine = create_engine(settings.db, writer=False)
+        writer = Writer(write_engine)
+        try:
+            await upgrade(write_engine)
+            await writer.start()
+            return await prune_now(
+                writer, read_engine, PruneLimits.of(settings), now=time.time(), dry_run=dry_run
+            )
+        finally:
+            await writer.stop()
+            await write_engine.dispose()
+            await read_engine.dispose()
+
+    result = asyncio.run(run())
+    for session in result.pruned:
+        print(
+            f"{session.id}  ended {session.ended_at}  {session.reason:<7}  "
+            f"{session.log_count:>9} entries  {session.log_bytes:>12} bytes  {session.appname}"
+        )
+    print(f"{settings.db}: {result.summary()}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sessions", description="Session Service: process sessions and their logs."
@@ -90,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
     migrate_parser = commands.add_parser("migrate", help="create or upgrade the database schema")
     _add_settings(migrate_parser, only=("db",))
     migrate_parser.set_defaults(command=migrate)
+    prune_parser = commands.add_parser(
+        "prune", help="delete ended sessions past the limits now (a running server may stay up)"
+    )
+    _add_settings(prune_parser, only=("db", "max_age_days", "max_ended_sessions", "max_log_bytes"))
+    prune_parser.add_argument(
+        "--dry-run", action="store_true", help="print what would go, change nothing"
+    )
+    prune_parser.set_defaults(command=prune)
     return parser
 
 

@@ -48,6 +48,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     idempotency_hours: Annotated[float, _doc("how long an Idempotency-Key is remembered", ge=0)] = (
         24.0
     )
+    prune_delay_seconds: Annotated[
+        float, _doc("seconds after start before the first prune", ge=0)
+    ] = 30.0
+    prune_interval_seconds: Annotated[
+        float, _doc("seconds between prunes; 0 turns the automatic prune off", ge=0)
+    ] = 3600.0
+    max_age_days: Annotated[
+        float, _doc("ended sessions that ended longer ago than this are pruned; 0: no limit", ge=0)
+    ] = 365.0
+    max_ended_sessions: Annotated[
+        int, _doc("most ended sessions kept, the newest; 0: no limit", ge=0)
+    ] = 1_000
+    max_log_bytes: Annotated[
+        int,
+        _doc(
+            "prune ended sessions, oldest first, while all logs hold more bytes; 0: no limit", ge=0
+        ),
+    ] = 50 * MIB
+    liveness_interval_seconds: Annotated[
+        float,
+        _doc("seconds between liveness and idle checks; 0 turns both off, also at start", ge=0),
+    ] = 30.0
+    idle_hours: Annotated[
+        float, _doc("active sessions silent this long are ended (idle timeout); 0: never", ge=0)
+    ] = 24.0
     ws_list_seconds: Annotated[
         float, _doc("how often the WebSocket session list is checked for changes", gt=0)
     ] = 2.0

@@ -20,7 +20,7 @@ from service.domain.timestamps import timestamp_from_ticks
 from tests.conftest import OTHER, SID, ServerProcess
 
 TEXT = {"content-type": "text/plain"}
-WAIT = 10.0  # seconds any single expected frame may take on a slow, shared machine
+WAIT = 30.0  # seconds any single expected frame may take on a slow, shared machine
 
 
 @pytest.fixture

@@ -79,3 +79,41 @@ def database_bytes(db: str) -> int:
         if path.exists():
             total += path.stat().st_size
     return total
+
+
+async def free_pages(conn: AsyncConnection) -> int:
+    """Pages of the file that hold nothing: freed by deletes, not yet given back."""
+    result = await conn.exec_driver_sql("PRAGMA freelist_count")
+    return int(result.scalar_one())
+
+
+async def page_size(conn: AsyncConnection) -> int:
+    """Bytes per database page."""
+    result = await conn.exec_driver_sql("PRAGMA page_size")
+    return int(result.scalar_one())
+
+
+async def incremental_vacuum(conn: AsyncConnection, pages: int) -> int:
+    """Give up to `pages` free pages back to the file system, in this transaction; how many."""
+    before = await free_pages(conn)
+    steps = min(before, pages)
+    if steps <= 0:
+        return 0
+    # The PRAGMA frees one page per step, and Python's sqlite3 steps a statement without
+    # result columns once per execution: executemany steps it once per parameter set.
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    cursor = await driver.executemany("PRAGMA incremental_vacuum", [()] * steps)
+    await cursor.close()
+    return before - await free_pages(conn)
+
+
+async def checkpoint(conn: AsyncConnection) -> None:
+    """Copy the WAL into the database file as far as no reader needs it; never waits."""
+    # Freed pages leave the file only when checkpointed. A checkpoint cannot run inside a
+    # transaction, and SQLAlchemy would begin one: this goes to the driver directly.
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    cursor = await driver.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    await cursor.fetchall()
+    await cursor.close()

@@ -17,11 +17,11 @@ from litestar.openapi import OpenAPIConfig
 
 from service import __version__
 from service.api import dashboard, logs, sessions, status, wire, ws
-from service.api.security import origin_guard
+from service.api.security import is_loopback_host, origin_guard, token_guard
 from service.api.stats import Stats
 from service.db.engine import create_engine
 from service.db.migrate import upgrade
-from service.db.writer import Writer
+from service.db.writer import StorageFull, StorageUnavailable, Writer, WriterBusy
 from service.domain.errors import DomainError
 from service.domain.selflog import SelfLogHandler
 from service.domain.sessions import Sessions
@@ -57,14 +57,22 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "stats": Provide(lambda: stats, sync_to_thread=False),
         },
-        exception_handlers={DomainError: _error, HTTPException: _error},
+        exception_handlers={
+            DomainError: _error,
+            HTTPException: _error,
+            WriterBusy: _storage_error,
+            StorageFull: _storage_error,
+            StorageUnavailable: _storage_error,
+        },
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Session Service", version=__version__),
         state=State({"settings": settings, "stats": stats}),
         logging_config=None,
     )
     # Wrapped outside the router so that unmatched requests are guarded and counted too.
-    app.asgi_handler = stats.middleware(origin_guard(app.asgi_handler, settings))
+    app.asgi_handler = stats.middleware(
+        token_guard(origin_guard(app.asgi_handler, settings), settings)
+    )
     return app
 
 
@@ -73,9 +81,11 @@ async def running(
     state: State, settings: Settings, clock: Callable[[], float]
 ) -> AsyncIterator[None]:
     """Own every resource: engines, the writer, the self session, the push hub and the loops."""
-    write_engine = create_engine(settings.db, writer=True)
+    write_engine = create_engine(
+        settings.db, writer=True, durability=settings.durability, max_bytes=settings.max_db_bytes
+    )
     read_engine = create_engine(settings.db, writer=False)
-    writer = Writer(write_engine)
+    writer = Writer(write_engine, max_queued=settings.max_queued_entries)
     self_log = SelfLogHandler()
     loops: list[asyncio.Task[None]] = []
     sessions: Sessions | None = None
@@ -87,6 +97,7 @@ async def running(
             read_engine,
             clock=clock,
             idempotency_seconds=settings.idempotency_hours * 3600,
+            queue_wait=settings.queue_wait_seconds,
         )
         state.hub = Hub(
             sessions, frame_entries=settings.ws_frame_entries, frame_bytes=settings.ws_frame_bytes
@@ -103,6 +114,12 @@ async def running(
         loops.append(asyncio.create_task(watch, name="session-list"))
         loops += await maintenance.start(sessions, settings)
         log.info("serving %s (session service %s)", settings.db, __version__)
+        if not settings.token and not settings.uds and not is_loopback_host(settings.host):
+            log.warning(
+                "listening on %s without a token: anyone who can reach it can read and write "
+                "every session (set --token or SESSIONS_TOKEN)",
+                settings.host,
+            )
         yield
     finally:
         log.info("shutting down")
@@ -129,6 +146,17 @@ def _hub(state: State) -> Hub:
 
 def _watcher(state: State) -> SessionListWatcher:
     return state.watcher  # type: ignore[no-any-return]
+
+
+def _storage_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The writer could not take the request now: 503 busy or unwritable, 507 full."""
+    status_code = 507 if isinstance(exc, StorageFull) else 503
+    retry_after = exc.retry_after if isinstance(exc, WriterBusy) else 5
+    if not isinstance(exc, WriterBusy):
+        log.error("write refused: %s", exc)
+    response = wire.respond(request, {"status_code": status_code, "detail": str(exc)}, status_code)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _error(request: Request[Any, Any, Any], exc: DomainError | HTTPException) -> Response[bytes]:

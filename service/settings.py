@@ -84,6 +84,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_ping_seconds: Annotated[
         float, _doc("WebSocket ping interval; a client silent for as long again is dropped", gt=0)
     ] = 20.0
+    max_queued_entries: Annotated[
+        int, _doc("log entries queued for the writer before new batches must wait", ge=1)
+    ] = 100_000
+    queue_wait_seconds: Annotated[
+        float, _doc("how long a log batch waits for room in the queue before a 503", ge=0)
+    ] = 2.0
+    max_db_bytes: Annotated[
+        int, _doc("cap on the database file; writes beyond it get 507; 0: no cap", ge=0)
+    ] = 0
+    durability: Annotated[
+        str,
+        _doc(
+            "normal: acknowledged entries survive a process crash; full: also a power loss",
+            pattern="^(normal|full)$",
+        ),
+    ] = "normal"
+    token: Annotated[
+        str, _doc("when set, every route but /health needs `Authorization: Bearer <token>`")
+    ] = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

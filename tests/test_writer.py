@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.engine import create_engine
 from service.db.migrate import upgrade
-from service.db.writer import Writer, WriterClosed
+from service.db.writer import Writer, WriterBusy, WriterClosed
 
 
 @pytest.fixture
@@ -59,11 +59,30 @@ async def test_a_failing_operation_does_not_fail_its_neighbours(writer: Writer) 
     assert await count(writer) == 2
 
 
-async def test_listeners_hear_every_commit(writer: Writer) -> None:
-    heard: list[int] = []
-    writer.add_listener(lambda: heard.append(writer.commits))
-    await writer.run(insert("c" * 24))  # type: ignore[arg-type]
-    assert heard == [writer.commits]
+async def test_a_weighted_operation_waits_for_room_then_gives_up(writer: Writer) -> None:
+    writer.max_queued = 10
+    gate = asyncio.Event()
+
+    async def blocked(conn: AsyncConnection) -> None:
+        await gate.wait()
+
+    first = asyncio.ensure_future(writer.run(blocked, weight=8))
+    await asyncio.sleep(0.05)
+    with pytest.raises(WriterBusy) as busy:
+        await writer.run(insert("e" * 24), weight=5, wait=0.1)  # type: ignore[arg-type]
+    assert busy.value.retry_after == 1 and writer.refused == 1
+    waiting = asyncio.ensure_future(writer.run(insert("f" * 24), weight=5, wait=10))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    gate.set()
+    await first
+    assert await waiting == "f" * 24
+    assert writer.queued == 0
+
+
+async def test_an_oversized_batch_goes_in_alone(writer: Writer) -> None:
+    writer.max_queued = 10
+    assert await writer.run(insert("g" * 24), weight=50, wait=0) == "g" * 24  # type: ignore[arg-type]
 
 
 async def test_stop_commits_queued_work_then_refuses(tmp_path: Path) -> None:

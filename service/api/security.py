@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,3 +60,62 @@ def origin_guard(app: ASGIApp, settings: Settings) -> ASGIApp:
         await app(scope, receive, send)
 
     return guarded
+
+
+OPEN_PATHS = ("/health",)
+PAGE_PATHS = ("/", "/favicon.ico")  # the dashboard shell holds no data; it asks for the token
+
+
+def token_ok(given: str | None, settings: Settings) -> bool:
+    """No token configured, or the given one matches (compared in constant time)."""
+    if not settings.token:
+        return True
+    return given is not None and hmac.compare_digest(given.encode(), settings.token.encode())
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header."""
+    if authorization and authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip()
+    return None
+
+
+def token_guard(app: ASGIApp, settings: Settings) -> ASGIApp:
+    """Refuse HTTP requests without the bearer token (when one is set) with 401."""
+    if not settings.token:
+        return app
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            path = scope["path"]
+            open_path = path in OPEN_PATHS or path in PAGE_PATHS or path.startswith("/static/")
+            headers = dict(scope["headers"])
+            given = bearer(headers.get(b"authorization", b"").decode("latin-1"))
+            if not open_path and not token_ok(given, settings):
+                body = msgspec.json.encode(
+                    {
+                        "status_code": 401,
+                        "detail": "Missing or wrong token: send 'Authorization: Bearer <token>'",
+                    }
+                )
+                refusal = ASGIResponse(
+                    body=body,
+                    status_code=401,
+                    media_type="application/json",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+                await refusal(scope, receive, send)
+                return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether a listen address only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -38,6 +38,8 @@ async def stats_sessions(
             "entries_truncated": stats.entries_truncated,
             "writer_commits": sessions.writer.commits,
             "writer_backlog": sessions.writer.backlog,
+            "writer_queued_entries": sessions.writer.queued,
+            "writer_refused": sessions.writer.refused,
         },
         "push": {
             "connections": hub.connections,

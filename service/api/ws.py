@@ -12,13 +12,15 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from service.api.deps import HubDep, SettingsDep, WatcherDep
-from service.api.security import origin_allowed
+from service.api.security import bearer, origin_allowed, token_ok
 from service.domain.ids import InvalidId, parse_session_id
 from service.push.hub import Hub, SessionListWatcher
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TRY_AGAIN_LATER = 1013
+AUTH_SECONDS = 10
 POLICY_VIOLATION = 1008
 
 
@@ -30,12 +32,18 @@ class SubLog(msgspec.Struct, tag="sub_log", tag_field="type", forbid_unknown_fie
     encoding: Literal["cb", "json"] = "cb"
 
 
+class Auth(msgspec.Struct, tag="auth", tag_field="type"):
+    """The token, for a connection that could not send it at the handshake (a browser)."""
+
+    token: str
+
+
 class UnsubLog(msgspec.Struct, tag="unsub_log", tag_field="type"):
     """Stop following."""
 
 
 Message = SubLog | UnsubLog
-KNOWN_TYPES = frozenset({"sub_log", "unsub_log"})
+KNOWN_TYPES = frozenset({"sub_log", "unsub_log"})  # a late "auth" is harmless: ignored
 
 
 @websocket("/sessions/ws")
@@ -49,12 +57,34 @@ async def session_stream(
     if hub.connections >= settings.ws_max_connections:
         await socket.close(code=TRY_AGAIN_LATER, reason="too many connections")
         return
+    offered = socket.query_params.get("token") or bearer(socket.headers.get("authorization"))
+    if offered is not None and not token_ok(offered, settings):
+        await socket.close(code=POLICY_VIOLATION, reason="wrong token")
+        return
     await socket.accept()
+    if offered is None and not await _first_message_authorizes(socket, settings):
+        await socket.close(code=POLICY_VIOLATION, reason="missing or wrong token")
+        return
     hub.connections += 1
     try:
         await Connection(socket, hub, watcher).run()
     finally:
         hub.connections -= 1
+
+
+async def _first_message_authorizes(socket: WebSocket[Any, Any, Any], settings: Settings) -> bool:
+    """With a token set and none offered at the handshake: `{"type": "auth", "token": ...}`."""
+    if not settings.token:
+        return True
+    detail = 'this server needs a token: send {"type": "auth", "token": "..."} first'
+    await socket.send_text(msgspec.json.encode({"type": "error", "detail": detail}).decode())
+    try:
+        message = await asyncio.wait_for(socket.receive(), AUTH_SECONDS)
+        text = message.get("text")
+        auth = msgspec.json.decode(text if isinstance(text, str) else b"", type=Auth)
+    except (TimeoutError, msgspec.DecodeError, msgspec.ValidationError, WebSocketDisconnect):
+        return False
+    return token_ok(auth.token, settings)
 
 
 class Connection:

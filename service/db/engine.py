@@ -13,13 +13,25 @@ from sqlalchemy.pool import NullPool
 BUSY_TIMEOUT_MS = 10_000
 
 
-def create_engine(db: str, *, writer: bool) -> AsyncEngine:
-    """An engine on the database file: the writer's (one connection) or the readers'."""
+def create_engine(
+    db: str, *, writer: bool, durability: str = "normal", max_bytes: int = 0
+) -> AsyncEngine:
+    """An engine on the database file: the writer's (one connection) or the readers'.
+
+    `durability` "normal" survives a crash of the process (WAL, synchronous=NORMAL); "full"
+    also a power loss (synchronous=FULL). `max_bytes` caps the file (0: no cap).
+    """
     options: dict[str, Any] = (
         {"pool_size": 1, "max_overflow": 0} if writer else {"pool_size": 4, "max_overflow": 4}
     )
     engine = create_async_engine(_url(db), **options)
-    _install_hooks(engine, begin="BEGIN IMMEDIATE" if writer else "BEGIN", read_only=not writer)
+    _install_hooks(
+        engine,
+        begin="BEGIN IMMEDIATE" if writer else "BEGIN",
+        read_only=not writer,
+        synchronous="FULL" if durability == "full" else "NORMAL",
+        max_bytes=max_bytes,
+    )
     return engine
 
 
@@ -36,7 +48,14 @@ def _url(db: str) -> str:
     return f"sqlite+aiosqlite:///{db}"
 
 
-def _install_hooks(engine: AsyncEngine, *, begin: str, read_only: bool) -> None:
+def _install_hooks(
+    engine: AsyncEngine,
+    *,
+    begin: str,
+    read_only: bool,
+    synchronous: str = "NORMAL",
+    max_bytes: int = 0,
+) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (IMMEDIATE for the writer).
@@ -45,11 +64,15 @@ def _install_hooks(engine: AsyncEngine, *, begin: str, read_only: bool) -> None:
         # auto_vacuum only takes effect before the first table exists: set it on every connect.
         cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         if read_only:
             cursor.execute("PRAGMA query_only=ON")
+        if max_bytes:
+            cursor.execute("PRAGMA page_size")
+            page = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count={max(1, max_bytes // page)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
 Operation = Callable[[AsyncConnection], Awaitable[T]]
-CommitListener = Callable[[], None]
 
 log = logging.getLogger(__name__)
 
@@ -21,22 +20,57 @@ class WriterClosed(RuntimeError):
     """The writer has stopped and takes no more operations."""
 
 
+class WriterBusy(RuntimeError):
+    """Too much is queued for the writer; the caller should come back later."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"the server is busy writing; retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class StorageFull(RuntimeError):
+    """The database cannot grow: the disk, or its size limit, is full."""
+
+
+class StorageUnavailable(RuntimeError):
+    """The database cannot be written at all (read-only file or file system, I/O error)."""
+
+
+_FULL = ("database or disk is full",)
+_UNAVAILABLE = ("readonly database", "read-only file system", "disk i/o error")
+
+
+def storage_error(exc: Exception) -> Exception:
+    """SQLite's storage failures as errors a client can be told about; others unchanged."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if any(marker in text for marker in _FULL):
+        return StorageFull(f"the database is full ({text}); writes resume when space is freed")
+    if any(marker in text for marker in _UNAVAILABLE):
+        return StorageUnavailable(f"the database cannot be written ({text})")
+    return exc
+
+
+class Item(NamedTuple):
+    """A queued operation, the future its caller awaits, and its weight in the budget."""
+
+    operation: Operation[Any]
+    future: asyncio.Future[Any]
+    weight: int
+
+
 class Writer:
     """Runs write operations in order; all that are queued together share one transaction."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, max_queued: int = 0) -> None:
         self._engine = engine
-        self._queue: asyncio.Queue[tuple[Operation[Any], asyncio.Future[Any]] | None] = (
-            asyncio.Queue()
-        )
+        self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._listeners: list[CommitListener] = []
+        self.max_queued = max_queued  # budget of queued weight (log entries); 0: unbounded
+        self.queued = 0
+        self._drained = asyncio.Event()
         self.commits = 0
         self.operations = 0
-
-    def add_listener(self, listener: CommitListener) -> None:
-        """Call listener after every commit (to wake readers of new entries)."""
-        self._listeners.append(listener)
+        self.refused = 0
 
     @property
     def backlog(self) -> int:
@@ -56,13 +90,33 @@ class Writer:
         await self._task
         self._task = None
 
-    async def run(self, operation: Operation[T]) -> T:
-        """Queue an operation and wait until its transaction has committed."""
+    async def run(self, operation: Operation[T], *, weight: int = 0, wait: float = 0.0) -> T:
+        """Queue an operation and wait until its transaction has committed.
+
+        A weighted operation (a log batch, weighing its entries) waits up to `wait` seconds for
+        room in the queue's budget, then gives up with WriterBusy: memory stays bounded when
+        clients send faster than the disk takes.
+        """
         if self._task is None:
             raise WriterClosed("the writer is not running")
+        if weight and self.max_queued:
+            await self._admit(weight, wait)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((operation, future))
+        self.queued += weight
+        self._queue.put_nowait(Item(operation, future, weight))
         return await future
+
+    async def _admit(self, weight: int, wait: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        # An empty queue takes any batch, so one batch larger than the budget still goes in.
+        while self.queued and self.queued + weight > self.max_queued:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                self.refused += 1
+                raise WriterBusy(retry_after=max(1, round(wait)))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drained.wait(), remaining)
 
     async def _run(self, conn: AsyncConnection) -> None:
         try:
@@ -80,50 +134,53 @@ class Writer:
             self._fail_queued()
             await conn.close()
 
-    async def _commit_group(
-        self, conn: AsyncConnection, group: list[tuple[Operation[Any], asyncio.Future[Any]]]
-    ) -> None:
+    async def _commit_group(self, conn: AsyncConnection, group: list[Item]) -> None:
         try:
-            results = await self._transaction(conn, [op for op, _ in group])
+            await self._commit_items(conn, group)
+        finally:
+            self.queued -= sum(item.weight for item in group)
+            self._drained.set()
+            self._drained = asyncio.Event()
+
+    async def _commit_items(self, conn: AsyncConnection, group: list[Item]) -> None:
+        try:
+            results = await self._transaction(conn, [item.operation for item in group])
         except Exception as exc:
-            if len(group) == 1:
-                _settle(group[0][1], exc=exc)
+            if len(group) == 1 or isinstance(exc, StorageFull | StorageUnavailable):
+                for item in group:
+                    _settle(item.future, exc=exc)
                 return
             # One bad operation must not fail its neighbours: retry each alone.
-            log.warning(
-                "group commit of %d operations failed (%s); retrying one by one", len(group), exc
-            )
-            for op, future in group:
+            log.warning("group commit of %d failed (%s); retrying one by one", len(group), exc)
+            for item in group:
                 try:
-                    (result,) = await self._transaction(conn, [op])
+                    (result,) = await self._transaction(conn, [item.operation])
                 except Exception as one_exc:
-                    _settle(future, exc=one_exc)
+                    _settle(item.future, exc=one_exc)
                 else:
-                    _settle(future, result=result)
+                    _settle(item.future, result=result)
             return
-        for (_, future), result in zip(group, results, strict=True):
-            _settle(future, result=result)
+        for item, result in zip(group, results, strict=True):
+            _settle(item.future, result=result)
 
     async def _transaction(self, conn: AsyncConnection, ops: list[Operation[Any]]) -> list[Any]:
         try:
             async with conn.begin():
                 results = [await op(conn) for op in ops]
-        except BaseException:
+        except Exception as exc:
             if conn.in_transaction():
                 with contextlib.suppress(Exception):
                     await conn.rollback()
-            raise
+            raise storage_error(exc) from exc
         self.commits += 1
         self.operations += len(ops)
-        for listener in self._listeners:
-            listener()
         return results
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not None:
-                _settle(item[1], exc=WriterClosed("the writer stopped"))
+                _settle(item.future, exc=WriterClosed("the writer stopped"))
 
 
 def _settle(

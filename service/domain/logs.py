@@ -15,8 +15,6 @@ from service.domain.templates import render
 from service.domain.timestamps import parse_timestamp, timestamp_from_ticks
 from service.domain.values import stored
 
-_LINE_BREAK = re.compile(rb"\r?\n")
-
 
 class LogRecord(msgspec.Struct):
     """One structured log record as a client sends it."""
@@ -56,7 +54,9 @@ class Limits(msgspec.Struct, frozen=True):
 
 def text_batch(body: bytes, session_id: str, now: str, limits: Limits) -> Batch:
     """One entry per line (CRLF or LF); empty lines skipped; invalid UTF-8 replaced."""
-    lines = [line for line in _LINE_BREAK.split(body) if line]
+    # Split on LF and drop one CR before it (CRLF), also on a last line without its LF.
+    lines = [line.removesuffix(b"\r") for line in body.split(b"\n")]
+    lines = [line for line in lines if line]
     _check_count(len(lines), limits)
     batch = Batch(rows=[], nbytes=0, truncated=0)
     for line in lines:

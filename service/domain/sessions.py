@@ -82,11 +82,13 @@ class Sessions:
         *,
         clock: Callable[[], float],
         idempotency_seconds: float,
+        queue_wait: float = 0.0,
     ) -> None:
         self.writer = writer
         self.readers = readers
         self.clock = clock
         self.idempotency_seconds = idempotency_seconds
+        self.queue_wait = queue_wait
         self.self_id = ""
         # Told (session id, last cursor) after every commit that appended to a session's log.
         self.listeners: list[Callable[[str, int], None]] = []
@@ -145,7 +147,9 @@ class Sessions:
                 now=now,
                 idempotency_key=idempotency_key,
                 idempotency_since=since,
-            )
+            ),
+            weight=len(batch.rows),
+            wait=self.queue_wait,
         )
         if not isinstance(outcome, Appended):
             raise NotFound(f"Session '{sid}' not found")

@@ -25,7 +25,7 @@ from service.db.writer import StorageFull, StorageUnavailable, Writer, WriterBus
 from service.domain.errors import DomainError
 from service.domain.selflog import SelfLogHandler
 from service.domain.sessions import Sessions
-from service.push.hub import Hub, SessionListWatcher, run_every
+from service.push.hub import Hub, SessionListWatcher
 from service.settings import Settings
 from service.tasks import maintenance
 
@@ -110,7 +110,7 @@ async def running(
         log.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
         log.addHandler(self_log)
         loops.append(asyncio.create_task(self_log.run(sessions), name="self-log"))
-        watch = run_every(settings.ws_list_seconds, state.watcher.poll, "session list check")
+        watch = maintenance.every(settings.ws_list_seconds, state.watcher.poll, name="session list")
         loops.append(asyncio.create_task(watch, name="session-list"))
         loops += await maintenance.start(sessions, settings)
         log.info("serving %s (session service %s)", settings.db, __version__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -117,16 +117,6 @@ def encode_frame(frame: LogFrame, encoding: str) -> bytes | str:
     if encoding == "json":
         return encode_json(frame).decode()
     return compactbinary.encode(to_compact(frame))
-
-
-async def run_every(seconds: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
-    """Run a job periodically until cancelled; a failure is logged and the loop goes on."""
-    while True:
-        await asyncio.sleep(seconds)
-        try:
-            await job()
-        except Exception:
-            log.exception("%s failed", name)
 
 
 class SessionListWatcher:

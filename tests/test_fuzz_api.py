@@ -26,6 +26,7 @@ def test_no_generated_request_makes_the_server_fail(tmp_path: Path) -> None:
                 "--seed",
                 "20261204",
             ],
+            cwd=tmp_path,  # schemathesis keeps a cache folder where it runs
             capture_output=True,
             text=True,
             timeout=300,

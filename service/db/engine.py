@@ -61,14 +61,17 @@ def _install_hooks(
         # Take transaction control from the driver so BEGIN is ours (IMMEDIATE for the writer).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # First, so that nothing below fails at once on a lock another connection holds.
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+            return
         # auto_vacuum only takes effect before the first table exists: set it on every connect.
         cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        if read_only:
-            cursor.execute("PRAGMA query_only=ON")
         if max_bytes:
             cursor.execute("PRAGMA page_size")
             page = cursor.fetchone()[0]

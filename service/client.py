@@ -177,8 +177,12 @@ def _list_call(status: str, filters: Mapping[str, str | None]) -> _Call[Answer]:
     return _Call("GET", "/sessions/", _json, params=params)
 
 
-def _read_call(session_id: str, cursor: int, page: int) -> _Call[Answer]:
-    return _Call("GET", _path(session_id, "/log"), _json, params={"cursor": cursor, "limit": page})
+def _read_call(
+    session_id: str, cursor: int | None, offset: int | None, limit: int
+) -> _Call[Answer]:
+    params = {"cursor": cursor, "offset": offset, "limit": limit}
+    params = {name: value for name, value in params.items() if value is not None}
+    return _Call("GET", _path(session_id, "/log"), _json, params=params)
 
 
 def _log_call(session_id: str, batch: LogBatch, key: str | None) -> _Call[Answer]:
@@ -215,12 +219,22 @@ def _registration(
     }
 
 
-def _client_options(base_url: str | None, timeout: float) -> dict[str, Any]:
-    return {
-        "base_url": base_url or os.environ.get("SESSIONS_URL") or DEFAULT_URL,
-        "timeout": timeout,
-        "headers": {"accept": JSON, "user-agent": f"sessions-client/{__version__}"},
-    }
+def resolve_url(base_url: str | None = None) -> str:
+    """The server's address: the one given, else `$SESSIONS_URL`, else the default."""
+    return (base_url or os.environ.get("SESSIONS_URL") or DEFAULT_URL).rstrip("/")
+
+
+def resolve_token(token: str | None = None) -> str:
+    """The access token: the one given (an empty one means none), else `$SESSIONS_TOKEN`."""
+    return os.environ.get("SESSIONS_TOKEN", "") if token is None else token
+
+
+def _client_options(base_url: str | None, timeout: float, token: str | None) -> dict[str, Any]:
+    headers = {"accept": JSON, "user-agent": f"sessions-client/{__version__}"}
+    token = resolve_token(token)
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    return {"base_url": resolve_url(base_url), "timeout": timeout, "headers": headers}
 
 
 # --- the clients ------------------------------------------------------------------------------
@@ -233,6 +247,7 @@ class SessionClient:
         self,
         base_url: str | None = None,
         *,
+        token: str | None = None,
         timeout: float = 10.0,
         retries: int = 5,
         backoff: float = 0.1,
@@ -240,7 +255,8 @@ class SessionClient:
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(transport=transport, **_client_options(base_url, timeout))
+        options = _client_options(base_url, timeout, token)
+        self._http = httpx.Client(transport=transport, **options)
         self._retries = _Retries(retries, backoff, max_backoff)
         self._sleep = sleep
 
@@ -283,10 +299,21 @@ class SessionClient:
         """Append a batch (lines, or record dicts) atomically; `{"cursor", "count"}`."""
         return self._send(_log_call(session_id, batch, idempotency_key))
 
+    def read(
+        self,
+        session_id: str,
+        *,
+        cursor: int | None = None,
+        offset: int | None = None,
+        limit: int = 0,
+    ) -> Answer:
+        """One page of the log: the entries after `cursor`, or from `offset` (0 when neither)."""
+        return self._send(_read_call(session_id, cursor, offset, limit))
+
     def entries(self, session_id: str, cursor: int = 0, *, page: int = 1000) -> Iterator[Answer]:
         """Every entry after `cursor`, fetched a page at a time, up to the end of the log."""
         while True:
-            answer = self._send(_read_call(session_id, cursor, page))
+            answer = self.read(session_id, cursor=cursor, limit=page)
             yield from answer["entries"]
             cursor = answer["cursor"]
             if not answer["more"]:
@@ -336,6 +363,7 @@ class AsyncSessionClient:
         self,
         base_url: str | None = None,
         *,
+        token: str | None = None,
         timeout: float = 10.0,
         retries: int = 5,
         backoff: float = 0.1,
@@ -343,7 +371,8 @@ class AsyncSessionClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(transport=transport, **_client_options(base_url, timeout))
+        options = _client_options(base_url, timeout, token)
+        self._http = httpx.AsyncClient(transport=transport, **options)
         self._retries = _Retries(retries, backoff, max_backoff)
         self._sleep = sleep
 
@@ -386,12 +415,23 @@ class AsyncSessionClient:
         """Append a batch (lines, or record dicts) atomically; `{"cursor", "count"}`."""
         return await self._send(_log_call(session_id, batch, idempotency_key))
 
+    async def read(
+        self,
+        session_id: str,
+        *,
+        cursor: int | None = None,
+        offset: int | None = None,
+        limit: int = 0,
+    ) -> Answer:
+        """One page of the log: the entries after `cursor`, or from `offset` (0 when neither)."""
+        return await self._send(_read_call(session_id, cursor, offset, limit))
+
     async def entries(
         self, session_id: str, cursor: int = 0, *, page: int = 1000
     ) -> AsyncIterator[Answer]:
         """Every entry after `cursor`, fetched a page at a time, up to the end of the log."""
         while True:
-            answer = await self._send(_read_call(session_id, cursor, page))
+            answer = await self.read(session_id, cursor=cursor, limit=page)
             for entry in answer["entries"]:
                 yield entry
             cursor = answer["cursor"]
@@ -470,13 +510,16 @@ class SessionLogHandler(logging.Handler):
         *,
         session_id: str | None = None,
         base_url: str | None = None,
+        token: str | None = None,
         level: int | str = logging.NOTSET,
         mode: str = "",
         platform: str = "",
+        pid: int | None = None,
         parent_session_id: str | None = None,
         jobid: str | None = None,
         metadata: Mapping[str, Any] | None = None,
         end_on_close: bool = True,
+        register_now: bool = False,
         capacity: int = 100_000,
         batch_size: int = 1_000,
         flush_delay: float = 0.2,
@@ -489,20 +532,25 @@ class SessionLogHandler(logging.Handler):
         self._owned = session_id is None
         self._registered = not self._owned
         self._registration = _registration(
-            appname, mode, platform, os.getpid(), parent_session_id, jobid, metadata
+            appname, mode, platform, pid or os.getpid(), parent_session_id, jobid, metadata
         )
         self._client = SessionClient(
-            base_url, timeout=min(5.0, close_timeout), retries=0, transport=transport
+            base_url, token=token, timeout=min(5.0, close_timeout), retries=0, transport=transport
         )
         self._end_on_close = end_on_close
+        self.end_metadata: Mapping[str, Any] | None = None  # put on the session just before `end`
         self._capacity = capacity
         self._batch_size = batch_size
         self._flush_delay = flush_delay
         self._max_backoff = max_backoff
         self._close_timeout = close_timeout
         self._lock = threading.Lock()  # not the handler's lock: logging.shutdown holds that
+        self._room = threading.Condition(self._lock)  # notified when the thread takes a batch
+        self._stalled_at = -1  # `delivered` when `wait_for_room` last gave up
         self._buffer: deque[Answer] = deque()
         self._outbox: deque[_Outgoing] = deque()
+        if register_now and self._owned:
+            self._outbox.append(_Outgoing([], 0))  # an empty batch only registers the session
         self._emitted = self._settled = self._delivered = self._dropped = self._unreported = 0
         self._failures = 0
         self._reached = False  # the server has answered at least once
@@ -550,20 +598,40 @@ class SessionLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         """Buffer the record for the shipping thread."""
         try:
-            entry = self.entry(record)
-            with self._lock:
-                if len(self._buffer) >= self._capacity:
-                    self._buffer.popleft()
-                    self._dropped += 1
-                    self._unreported += 1
-                    self._settled += 1
-                self._buffer.append(entry)
-                self._emitted += 1
-                full = len(self._buffer) >= self._batch_size
-            if full and not self._wake.is_set():
-                self._wake.set()
+            self.submit(self.entry(record))
         except Exception:
             self.handleError(record)
+
+    def submit(self, entry: Mapping[str, Any]) -> None:
+        """Buffer a ready-made log record (a dict as the API takes it) for the shipping thread."""
+        with self._lock:
+            if len(self._buffer) >= self._capacity:
+                self._buffer.popleft()
+                self._dropped += 1
+                self._unreported += 1
+                self._settled += 1
+            self._buffer.append(dict(entry))
+            self._emitted += 1
+            full = len(self._buffer) >= self._batch_size
+        if full and not self._wake.is_set():
+            self._wake.set()
+
+    def wait_for_room(self, stall: float = 2.0) -> None:
+        """Block while the buffer is full and the server keeps taking batches."""
+        # For a producer that may be slowed down (unlike `emit`). Returns at once while the
+        # server is unreachable, and after `stall` seconds without a delivered batch; then
+        # `submit` drops the oldest record, as ever.
+        with self._room:
+            mark, since = self._delivered, time.monotonic()
+            while len(self._buffer) >= self._capacity and self._healthy:
+                if self._closing.is_set() or self._delivered == self._stalled_at:
+                    return
+                if self._delivered != mark:
+                    mark, since = self._delivered, time.monotonic()
+                elif time.monotonic() - since >= stall:
+                    self._stalled_at = self._delivered
+                    return
+                self._room.wait(0.05)
 
     def entry(self, record: logging.LogRecord) -> Answer:
         """The log entry a record becomes (see the README for the structured-record rules)."""
@@ -659,6 +727,7 @@ class SessionLogHandler(logging.Handler):
             count = min(len(self._buffer), self._batch_size)
             entries = [self._buffer.popleft() for _ in range(count)]
             dropped, self._unreported = self._unreported, 0
+            self._room.notify_all()
         if dropped:
             notice = {"timestamp": _iso(time.time()), "level": "warn", "logger": __name__}
             entries.insert(0, {**notice, "message": DROPPED.format(dropped)})
@@ -690,6 +759,8 @@ class SessionLogHandler(logging.Handler):
 
     def _send(self, batch: _Outgoing) -> None:
         self._register()
+        if not batch.entries:
+            return
         try:
             self._client.log(self.session_id, batch.entries, idempotency_key=batch.key)
         except SessionsError as exc:
@@ -738,6 +809,8 @@ class SessionLogHandler(logging.Handler):
         if self._end_on_close and self._owned and self._registered:
             # already ended, or the server went away: nothing more to do
             with contextlib.suppress(Exception):
+                if self.end_metadata is not None:
+                    self._client.update(self.session_id, self.end_metadata)
                 self._client.end(self.session_id)
 
 

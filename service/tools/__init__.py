@@ -1,0 +1,1 @@
+"""The command-line tools beside `serve`: ls, show, tail, sql, export, run."""

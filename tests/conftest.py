@@ -108,6 +108,17 @@ class ServerProcess:
 
 
 @pytest.fixture
+def live(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server that checks its session list often, so list changes show up quickly."""
+    process = ServerProcess(tmp_path / "sessions.db", "--ws-list-seconds", "0.2").start()
+    try:
+        yield process
+    finally:
+        if process.process is not None:
+            process.stop()
+
+
+@pytest.fixture
 def server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A running server process on a fresh database; stopped after the test."""
     process = ServerProcess(tmp_path / "sessions.db").start()

@@ -55,17 +55,6 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def live(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server that checks its session list often, so list changes show up quickly."""
-    process = ServerProcess(tmp_path / "sessions.db", "--ws-list-seconds", "0.2").start()
-    try:
-        yield process
-    finally:
-        if process.process is not None:
-            process.stop()
-
-
-@pytest.fixture
 def http(live: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=live.url, timeout=30) as client:
         yield client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +21,6 @@ from tests.conftest import OTHER, SID, ServerProcess
 
 TEXT = {"content-type": "text/plain"}
 WAIT = 30.0  # seconds any single expected frame may take on a slow, shared machine
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server that checks its session list often, so list tests need not wait 2 s."""
-    process = ServerProcess(tmp_path / "sessions.db", "--ws-list-seconds", "0.1").start()
-    try:
-        yield process
-    finally:
-        if process.process is not None:
-            process.stop()
 
 
 def ws_url(server: ServerProcess) -> str:

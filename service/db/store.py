@@ -291,8 +291,17 @@ async def append_log(
         )
         if earlier is not None:
             return msgspec.json.decode(earlier, type=Appended)
-    exists = await conn.scalar(select(sessions.c.id).where(sessions.c.id == session_id))
-    if exists is None:
+    # The counter update doubles as the existence check: one statement less per batch.
+    counted = await conn.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(
+            log_count=sessions.c.log_count + len(rows),
+            log_bytes=sessions.c.log_bytes + nbytes,
+            updated_at=now,
+        )
+    )
+    if not counted.rowcount:
         return Outcome.NOT_FOUND
     appended = Appended(cursor=0, count=len(rows))
     if rows:
@@ -300,15 +309,6 @@ async def append_log(
         raw = await conn.get_raw_connection()
         await raw.driver_connection.executemany(_INSERT_LOG, rows)  # type: ignore[union-attr]
         appended.cursor = await last_insert_cursor(conn)
-        await conn.execute(
-            update(sessions)
-            .where(sessions.c.id == session_id)
-            .values(
-                log_count=sessions.c.log_count + len(rows),
-                log_bytes=sessions.c.log_bytes + nbytes,
-                updated_at=now,
-            )
-        )
     if idempotency_key is not None:
         await conn.execute(
             insert(idempotency_keys)

@@ -129,8 +129,12 @@ async def running(
         log.removeHandler(self_log)
         if sessions is not None and sessions.self_id:
             await self_log.ship(sessions)
-            with contextlib.suppress(DomainError):
+            try:
                 await sessions.end(sessions.self_id, "server shutdown")
+            except DomainError:
+                pass  # already ended (by hand, or by a maintenance rule)
+            except Exception as exc:  # a full or unwritable disk must not stop the shutdown
+                log.error("could not end the server's own session: %s", exc)
         await writer.stop()
         await write_engine.dispose()
         await read_engine.dispose()

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from service.db.engine import create_engine, highest_cursor
+from service.db.engine import create_engine
 from service.db.migrate import head_revision, upgrade
 from service.db.tables import metadata
 
@@ -33,7 +33,8 @@ async def test_pragmas_and_sequence(tmp_path: Path) -> None:
             name: (await conn.exec_driver_sql(f"PRAGMA {name}")).scalar()
             for name in ("auto_vacuum", "journal_mode", "foreign_keys", "busy_timeout")
         }
-        assert await highest_cursor(conn) == 0
+        sequence = "SELECT name FROM sqlite_master WHERE name = 'sqlite_sequence'"
+        assert (await conn.exec_driver_sql(sequence)).scalar() == "sqlite_sequence"  # AUTOINCREMENT
     assert pragma == {
         "auto_vacuum": 2,
         "journal_mode": "wal",

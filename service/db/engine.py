@@ -89,14 +89,6 @@ async def last_insert_cursor(conn: AsyncConnection) -> int:
     return int(result.scalar_one())
 
 
-async def highest_cursor(conn: AsyncConnection) -> int:
-    """The highest cursor ever handed out, including deleted entries (AUTOINCREMENT's memory)."""
-    result = await conn.exec_driver_sql(
-        "SELECT seq FROM sqlite_sequence WHERE name = 'log_entries'"
-    )
-    return int(result.scalar_one_or_none() or 0)
-
-
 def database_bytes(db: str) -> int:
     """Bytes on disk of the database file and its WAL."""
     total = 0

@@ -69,7 +69,6 @@ class Writer:
         self.queued = 0
         self._drained = asyncio.Event()
         self.commits = 0
-        self.operations = 0
         self.refused = 0
 
     @property
@@ -173,7 +172,6 @@ class Writer:
                     await conn.rollback()
             raise storage_error(exc) from exc
         self.commits += 1
-        self.operations += len(ops)
         return results
 
     def _fail_queued(self) -> None:

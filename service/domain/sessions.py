@@ -137,7 +137,9 @@ class Sessions:
         if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY:
             raise InvalidInput(f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters")
         now = self.now()
-        since = now_timestamp(self.clock() - self.idempotency_seconds)
+        since = ""  # only a keyed batch needs the oldest key still remembered
+        if idempotency_key is not None:
+            since = now_timestamp(self.clock() - self.idempotency_seconds)
         outcome = await self.writer.run(
             lambda conn: store.append_log(
                 conn,

@@ -19,8 +19,8 @@ from service import __version__
 from service.api import dashboard, logs, sessions, status, wire, ws
 from service.api.security import is_loopback_host, origin_guard, token_guard
 from service.api.stats import Stats
-from service.db.engine import create_engine
-from service.db.migrate import upgrade
+from service.db.engine import create_engine, create_write_engine
+from service.db.migrate import upgrade_file
 from service.db.writer import StorageFull, StorageUnavailable, Writer, WriterBusy
 from service.domain.errors import DomainError
 from service.domain.selflog import SelfLogHandler
@@ -81,8 +81,8 @@ async def running(
     state: State, settings: Settings, clock: Callable[[], float]
 ) -> AsyncIterator[None]:
     """Own every resource: engines, the writer, the self session, the push hub and the loops."""
-    write_engine = create_engine(
-        settings.db, writer=True, durability=settings.durability, max_bytes=settings.max_db_bytes
+    write_engine = create_write_engine(
+        settings.db, durability=settings.durability, max_bytes=settings.max_db_bytes
     )
     read_engine = create_engine(settings.db, writer=False)
     writer = Writer(write_engine, max_queued=settings.max_queued_entries)
@@ -90,7 +90,7 @@ async def running(
     loops: list[asyncio.Task[None]] = []
     sessions: Sessions | None = None
     try:
-        await upgrade(write_engine)
+        await upgrade_file(settings.db)
         await writer.start()
         sessions = state.sessions = Sessions(
             writer,
@@ -136,7 +136,7 @@ async def running(
             except Exception as exc:  # a full or unwritable disk must not stop the shutdown
                 log.error("could not end the server's own session: %s", exc)
         await writer.stop()
-        await write_engine.dispose()
+        write_engine.dispose()
         await read_engine.dispose()
 
 

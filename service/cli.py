@@ -93,24 +93,16 @@ def _exit_quietly(_signum: int, _frame: object) -> None:
 
 def migrate(settings: Settings) -> int:
     """Create or upgrade the database schema, then exit."""
-    from service.db.engine import create_tool_engine
-    from service.db.migrate import upgrade
+    from service.db.migrate import upgrade_file
 
-    async def run() -> str | None:
-        engine = create_tool_engine(settings.db)
-        try:
-            return await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    print(f"{settings.db}: at revision {asyncio.run(run())}")
+    print(f"{settings.db}: at revision {asyncio.run(upgrade_file(settings.db))}")
     return 0
 
 
 def prune(settings: Settings, *, dry_run: bool = False) -> int:
     """Prune ended sessions past the limits now, beside a running server or not."""
-    from service.db.engine import create_engine
-    from service.db.migrate import upgrade
+    from service.db.engine import create_engine, create_write_engine
+    from service.db.migrate import upgrade_file
     from service.db.writer import Writer
     from service.tasks.maintenance import PruneLimits, PruneResult
     from service.tasks.maintenance import prune as prune_now
@@ -120,18 +112,18 @@ def prune(settings: Settings, *, dry_run: bool = False) -> int:
         return 1
 
     async def run() -> PruneResult:
-        write_engine = create_engine(settings.db, writer=True)
+        write_engine = create_write_engine(settings.db)
         read_engine = create_engine(settings.db, writer=False)
         writer = Writer(write_engine)
         try:
-            await upgrade(write_engine)
+            await upgrade_file(settings.db)
             await writer.start()
             return await prune_now(
                 writer, read_engine, PruneLimits.of(settings), now=time.time(), dry_run=dry_run
             )
         finally:
             await writer.stop()
-            await write_engine.dispose()
+            write_engine.dispose()
             await read_engine.dispose()
 
     result = asyncio.run(run())

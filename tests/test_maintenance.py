@@ -22,9 +22,9 @@ from sqlalchemy import text
 
 from service.app import create_app
 from service.cli import _parser
-from service.db.engine import checkpoint, create_engine
+from service.db.engine import checkpoint, create_engine, create_write_engine
 from service.db.maintenance import LocalSession
-from service.db.migrate import upgrade
+from service.db.migrate import upgrade_file
 from service.db.store import Appended, store_figures
 from service.db.writer import Writer
 from service.domain.logs import Batch
@@ -61,14 +61,14 @@ def clock() -> Clock:
 @pytest.fixture
 async def sessions(settings: Settings, clock: Clock) -> AsyncIterator[Sessions]:
     """The rules over a fresh database, without a server (no self session, no loops)."""
-    write_engine = create_engine(settings.db, writer=True)
+    await upgrade_file(settings.db)
+    write_engine = create_write_engine(settings.db)
     read_engine = create_engine(settings.db, writer=False)
-    await upgrade(write_engine)
     writer = Writer(write_engine)
     await writer.start()
     yield Sessions(writer, read_engine, clock=clock, idempotency_seconds=DAY)
     await writer.stop()
-    await write_engine.dispose()
+    write_engine.dispose()
     await read_engine.dispose()
 
 
@@ -371,9 +371,9 @@ async def test_a_reused_pid_is_not_the_same_process(sessions: Sessions, settings
     started = psutil.Process().create_time()
     for sid, earlier in ((reused, 3600.0), (close, 0.5)):  # 0.5 s is within the tolerance
 
-        async def backdate(conn: Any, sid: str = sid, earlier: float = earlier) -> None:
+        def backdate(conn: Any, sid: str = sid, earlier: float = earlier) -> None:
             sql = "UPDATE sessions SET pid_started_at = :at WHERE id = :id"
-            await conn.execute(text(sql), {"at": now_timestamp(started - earlier), "id": sid})
+            conn.execute(text(sql), {"at": now_timestamp(started - earlier), "id": sid})
 
         await sessions.writer.run(backdate)
     assert await maintenance.check_liveness(sessions) == 1

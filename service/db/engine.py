@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -26,7 +28,7 @@ def create_engine(
     )
     engine = create_async_engine(_url(db), **options)
     _install_hooks(
-        engine,
+        engine.sync_engine,
         begin="BEGIN IMMEDIATE" if writer else "BEGIN",
         read_only=not writer,
         synchronous="FULL" if durability == "full" else "NORMAL",
@@ -38,25 +40,48 @@ def create_engine(
 def create_tool_engine(db: str) -> AsyncEngine:
     """A throwaway engine for one-off commands (migrate) that holds no idle connections."""
     engine = create_async_engine(_url(db), poolclass=NullPool)
-    _install_hooks(engine, begin="BEGIN IMMEDIATE", read_only=False)
+    _install_hooks(engine.sync_engine, begin="BEGIN IMMEDIATE", read_only=False)
     return engine
 
 
-def _url(db: str) -> str:
+def create_write_engine(db: str, *, durability: str = "normal", max_bytes: int = 0) -> Engine:
+    """The writer's engine: a plain (synchronous) one, since the writer runs its statements
+    on the event loop itself and only commits in a thread (see service.db.writer).
+
+    The writer begins and commits its transactions on the driver connection, so this engine
+    has no BEGIN of its own; the connection may be used from the writer's thread.
+    """
+    engine = sqlalchemy.create_engine(
+        _url(db, driver="pysqlite"),
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"check_same_thread": False},
+    )
+    _install_hooks(
+        engine,
+        begin=None,
+        read_only=False,
+        synchronous="FULL" if durability == "full" else "NORMAL",
+        max_bytes=max_bytes,
+    )
+    return engine
+
+
+def _url(db: str, driver: str = "aiosqlite") -> str:
     """The SQLAlchemy URL of a database file, creating its folder on first use."""
     Path(db).parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{db}"
+    return f"sqlite+{driver}:///{db}"
 
 
 def _install_hooks(
-    engine: AsyncEngine,
+    engine: Engine,
     *,
-    begin: str,
+    begin: str | None,
     read_only: bool,
     synchronous: str = "NORMAL",
     max_bytes: int = 0,
 ) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver so BEGIN is ours (IMMEDIATE for the writer).
         dbapi_connection.isolation_level = None
@@ -78,15 +103,46 @@ def _install_hooks(
             cursor.execute(f"PRAGMA max_page_count={max(1, max_bytes // page)}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    if begin is None:
+        return
+
+    @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         connection.exec_driver_sql(begin)
 
 
-async def last_insert_cursor(conn: AsyncConnection) -> int:
+def never_wait(driver: sqlite3.Connection) -> None:
+    """Statements on this connection fail at once on a lock instead of sleeping.
+
+    For the writer, whose statements run on the event loop: a sleep there would stop the
+    whole server. Waiting for a lock another process holds is done by `begin_waiting`.
+    """
+    driver.execute("PRAGMA busy_timeout=0")
+
+
+def begin_at_once(driver: sqlite3.Connection) -> bool:
+    """Begin a write transaction if no other connection holds the write lock; whether it did."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return False
+        raise
+    return True
+
+
+def begin_waiting(driver: sqlite3.Connection) -> None:
+    """Begin a write transaction, waiting up to the busy timeout for the lock (in a thread)."""
+    driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+    finally:
+        driver.execute("PRAGMA busy_timeout=0")
+
+
+def last_insert_cursor(driver: sqlite3.Connection) -> int:
     """The cursor (rowid) of the last log entry inserted on this connection."""
-    result = await conn.exec_driver_sql("SELECT last_insert_rowid()")
-    return int(result.scalar_one())
+    return int(driver.execute("SELECT last_insert_rowid()").fetchone()[0])
 
 
 def database_bytes(db: str) -> int:
@@ -99,31 +155,27 @@ def database_bytes(db: str) -> int:
     return total
 
 
-async def free_pages(conn: AsyncConnection) -> int:
+def free_pages(conn: Connection) -> int:
     """Pages of the file that hold nothing: freed by deletes, not yet given back."""
-    result = await conn.exec_driver_sql("PRAGMA freelist_count")
-    return int(result.scalar_one())
+    return int(conn.exec_driver_sql("PRAGMA freelist_count").scalar_one())
 
 
-async def page_size(conn: AsyncConnection) -> int:
+def page_size(conn: Connection) -> int:
     """Bytes per database page."""
-    result = await conn.exec_driver_sql("PRAGMA page_size")
-    return int(result.scalar_one())
+    return int(conn.exec_driver_sql("PRAGMA page_size").scalar_one())
 
 
-async def incremental_vacuum(conn: AsyncConnection, pages: int) -> int:
+def incremental_vacuum(conn: Connection, pages: int) -> int:
     """Give up to `pages` free pages back to the file system, in this transaction; how many."""
-    before = await free_pages(conn)
+    before = free_pages(conn)
     steps = min(before, pages)
     if steps <= 0:
         return 0
     # The PRAGMA frees one page per step, and Python's sqlite3 steps a statement without
     # result columns once per execution: executemany steps it once per parameter set.
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    cursor = await driver.executemany("PRAGMA incremental_vacuum", [()] * steps)
-    await cursor.close()
-    return before - await free_pages(conn)
+    driver: Any = conn.connection.driver_connection
+    driver.executemany("PRAGMA incremental_vacuum", [()] * steps).close()
+    return before - free_pages(conn)
 
 
 async def checkpoint(conn: AsyncConnection) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import msgspec
-from sqlalchemy import LargeBinary, and_, case, cast, delete, func, or_, select, update
+from sqlalchemy import Connection, LargeBinary, and_, case, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.tables import idempotency_keys, log_entries, sessions
@@ -89,14 +89,14 @@ async def prunable(
     return [Prunable(*row) for row in await conn.execute(query)]
 
 
-async def delete_log_chunk(
-    conn: AsyncConnection, session_id: str, ended_at: str, limit: int
+def delete_log_chunk(
+    conn: Connection, session_id: str, ended_at: str, limit: int
 ) -> Deleted | None:
     """Delete a session's oldest `limit` entries and count them off its counters.
 
     None when the session is no longer the ended session that was chosen (gone already).
     """
-    if not await _still_ended(conn, session_id, ended_at):
+    if not _still_ended(conn, session_id, ended_at):
         return None
     c = log_entries.c
     chunk = (
@@ -107,7 +107,7 @@ async def delete_log_chunk(
         .subquery()
     )
     last, entries, nbytes = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.max(chunk.c.cursor),
                 func.count(),
@@ -117,10 +117,8 @@ async def delete_log_chunk(
     ).one()
     if not entries:
         return Deleted()
-    await conn.execute(
-        delete(log_entries).where(and_(c.session_id == session_id, c.cursor <= last))
-    )
-    await conn.execute(
+    conn.execute(delete(log_entries).where(and_(c.session_id == session_id, c.cursor <= last)))
+    conn.execute(
         update(sessions)
         .where(sessions.c.id == session_id)
         .values(
@@ -131,31 +129,31 @@ async def delete_log_chunk(
     return Deleted(entries, nbytes)
 
 
-async def delete_session(conn: AsyncConnection, session_id: str, ended_at: str) -> Deleted | None:
+def delete_session(conn: Connection, session_id: str, ended_at: str) -> Deleted | None:
     """Delete an ended session with what is left of its log and its idempotency keys.
 
     None when the session is no longer the ended session that was chosen.
     """
-    if not await _still_ended(conn, session_id, ended_at):
+    if not _still_ended(conn, session_id, ended_at):
         return None
     c = log_entries.c
     # Normally nothing is left: only entries appended since the last chunk.
     entries, nbytes = (
-        await conn.execute(
+        conn.execute(
             select(
                 func.count(), func.coalesce(func.sum(func.length(cast(c.message, LargeBinary))), 0)
             ).where(c.session_id == session_id)
         )
     ).one()
-    await conn.execute(delete(log_entries).where(c.session_id == session_id))
-    await conn.execute(delete(idempotency_keys).where(idempotency_keys.c.session_id == session_id))
-    await conn.execute(delete(sessions).where(sessions.c.id == session_id))
+    conn.execute(delete(log_entries).where(c.session_id == session_id))
+    conn.execute(delete(idempotency_keys).where(idempotency_keys.c.session_id == session_id))
+    conn.execute(delete(sessions).where(sessions.c.id == session_id))
     return Deleted(entries, nbytes)
 
 
-async def _still_ended(conn: AsyncConnection, session_id: str, ended_at: str) -> bool:
+def _still_ended(conn: Connection, session_id: str, ended_at: str) -> bool:
     """The session is still the one chosen: ended at that time (not pruned and registered anew)."""
-    found = await conn.scalar(
+    found = conn.scalar(
         select(sessions.c.id).where(
             and_(sessions.c.id == session_id, sessions.c.ended_at == ended_at)
         )
@@ -183,14 +181,14 @@ async def idle_active(conn: AsyncConnection, *, updated_before: str, besides: st
     return list((await conn.scalars(query)).all())
 
 
-async def delete_expired_keys(conn: AsyncConnection, *, created_before: str, limit: int) -> int:
+def delete_expired_keys(conn: Connection, *, created_before: str, limit: int) -> int:
     """Delete about `limit` of the oldest idempotency keys created before a time; how many."""
     k = idempotency_keys.c
     expired = k.created_at < created_before
     # The created_at of the limit-th oldest expired key bounds this chunk (ties may add a few).
-    bound = await conn.scalar(
+    bound = conn.scalar(
         select(k.created_at).where(expired).order_by(k.created_at).limit(1).offset(limit - 1)
     )
     condition = expired if bound is None else k.created_at <= bound
-    result = await conn.execute(delete(idempotency_keys).where(condition))
+    result = conn.execute(delete(idempotency_keys).where(condition))
     return int(result.rowcount)

@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.db.engine import create_tool_engine
+
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -26,6 +28,15 @@ def alembic_config(connection: Connection | None = None) -> Config:
     config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["connection"] = connection
     return config
+
+
+async def upgrade_file(db: str) -> str | None:
+    """Create or upgrade the schema of a database file to the newest revision; which it is."""
+    engine = create_tool_engine(db)
+    try:
+        return await upgrade(engine)
+    finally:
+        await engine.dispose()
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> str | None:

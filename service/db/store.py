@@ -1,4 +1,5 @@
-"""Queries: small async functions over a connection that return Structs."""
+"""Queries: reads are async functions over a reader connection; writes are plain functions
+the writer runs inside its transaction. Both return Structs."""
 
 from __future__ import annotations
 
@@ -7,20 +8,33 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Connection, and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from service.db.engine import last_insert_cursor
-from service.db.tables import idempotency_keys, log_entries, sessions
+from service.db.tables import log_entries, sessions
 
 # Row of the hot insert, in column order: session_id, timestamp, level, logger, message,
 # format, fields (JSON), fields_cb (the fields' compact binary, when they were sent so).
 LogRow = tuple[str, str, str | None, str | None, str, str | None, str | None, bytes | None]
 
+# The statements of a log append go to the driver as plain SQL: SQLAlchemy's statement
+# handling would cost more than SQLite's work on a 50-entry batch.
 _INSERT_LOG = (
     "INSERT INTO log_entries "
     "(session_id, timestamp, level, logger, message, format, fields, fields_cb) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_COUNT_LOG = (
+    "UPDATE sessions SET log_count = log_count + ?, log_bytes = log_bytes + ?, updated_at = ? "
+    "WHERE id = ?"
+)
+_EARLIER_ANSWER = (
+    "SELECT response FROM idempotency_keys WHERE session_id = ? AND key = ? AND created_at >= ?"
+)
+_REMEMBER_ANSWER = (
+    "INSERT OR REPLACE INTO idempotency_keys (session_id, key, response, created_at) "
+    "VALUES (?, ?, ?, ?)"
 )
 
 
@@ -225,28 +239,28 @@ async def store_figures(conn: AsyncConnection) -> dict[str, int]:
     }
 
 
-async def register_session(
-    conn: AsyncConnection, values: dict[str, Any], *, now: str, update_metadata: bool
+def register_session(
+    conn: Connection, values: dict[str, Any], *, now: str, update_metadata: bool
 ) -> Outcome:
     """Create a session, or on an existing one replace its metadata when given."""
     session_id = values["id"]
-    exists = await conn.scalar(select(sessions.c.id).where(sessions.c.id == session_id))
+    exists = conn.scalar(select(sessions.c.id).where(sessions.c.id == session_id))
     if exists is None:
-        await conn.execute(insert(sessions).values(**values, created_at=now, updated_at=now))
+        conn.execute(insert(sessions).values(**values, created_at=now, updated_at=now))
         return Outcome.CREATED
     changes: dict[str, Any] = {"updated_at": now}
     if update_metadata:
         changes["metadata"] = values["metadata"]
         changes["metadata_cb"] = values.get("metadata_cb")
-    await conn.execute(update(sessions).where(sessions.c.id == session_id).values(**changes))
+    conn.execute(update(sessions).where(sessions.c.id == session_id).values(**changes))
     return Outcome.UPDATED
 
 
-async def replace_metadata(
-    conn: AsyncConnection, session_id: str, metadata: str, metadata_cb: bytes | None, *, now: str
+def replace_metadata(
+    conn: Connection, session_id: str, metadata: str, metadata_cb: bytes | None, *, now: str
 ) -> Outcome:
     """Replace the metadata of a session."""
-    result = await conn.execute(
+    result = conn.execute(
         update(sessions)
         .where(sessions.c.id == session_id)
         .values(metadata=metadata, metadata_cb=metadata_cb, updated_at=now)
@@ -254,24 +268,22 @@ async def replace_metadata(
     return Outcome.UPDATED if result.rowcount else Outcome.NOT_FOUND
 
 
-async def end_session(
-    conn: AsyncConnection, session_id: str, *, reason: str, now: str, final_line: LogRow
+def end_session(
+    conn: Connection, session_id: str, *, reason: str, now: str, final_line: LogRow
 ) -> Appended | Outcome:
     """End an active session and append its final log line."""
-    result = await conn.execute(
+    result = conn.execute(
         update(sessions)
         .where(and_(sessions.c.id == session_id, sessions.c.ended_at.is_(None)))
         .values(ended_at=now, end_reason=reason, updated_at=now)
     )
     if not result.rowcount:
         return Outcome.NOT_FOUND
-    return await append_log(
-        conn, session_id, [final_line], nbytes=len(final_line[4].encode()), now=now
-    )
+    return append_log(conn, session_id, [final_line], nbytes=len(final_line[4].encode()), now=now)
 
 
-async def append_log(
-    conn: AsyncConnection,
+def append_log(
+    conn: Connection,
     session_id: str,
     rows: Sequence[LogRow],
     *,
@@ -281,43 +293,21 @@ async def append_log(
     idempotency_since: str = "",
 ) -> Appended | Outcome:
     """Append a batch: the new cursors, the first answer to a repeated key, or NOT_FOUND."""
+    driver: Any = conn.connection.driver_connection
     if idempotency_key is not None:
-        earlier = await conn.scalar(
-            select(idempotency_keys.c.response).where(
-                idempotency_keys.c.session_id == session_id,
-                idempotency_keys.c.key == idempotency_key,
-                idempotency_keys.c.created_at >= idempotency_since,
-            )
-        )
+        earlier = driver.execute(
+            _EARLIER_ANSWER, (session_id, idempotency_key, idempotency_since)
+        ).fetchone()
         if earlier is not None:
-            return msgspec.json.decode(earlier, type=Appended)
+            return msgspec.json.decode(earlier[0], type=Appended)
     # The counter update doubles as the existence check: one statement less per batch.
-    counted = await conn.execute(
-        update(sessions)
-        .where(sessions.c.id == session_id)
-        .values(
-            log_count=sessions.c.log_count + len(rows),
-            log_bytes=sessions.c.log_bytes + nbytes,
-            updated_at=now,
-        )
-    )
-    if not counted.rowcount:
+    if not driver.execute(_COUNT_LOG, (len(rows), nbytes, now, session_id)).rowcount:
         return Outcome.NOT_FOUND
     appended = Appended(cursor=0, count=len(rows))
     if rows:
-        # The hot insert goes straight to the driver, inside the same transaction.
-        raw = await conn.get_raw_connection()
-        await raw.driver_connection.executemany(_INSERT_LOG, rows)  # type: ignore[union-attr]
-        appended.cursor = await last_insert_cursor(conn)
+        driver.executemany(_INSERT_LOG, rows)
+        appended.cursor = last_insert_cursor(driver)
     if idempotency_key is not None:
-        await conn.execute(
-            insert(idempotency_keys)
-            .prefix_with("OR REPLACE")
-            .values(
-                session_id=session_id,
-                key=idempotency_key,
-                response=msgspec.json.encode(appended).decode(),
-                created_at=now,
-            )
-        )
+        answer = msgspec.json.encode(appended).decode()
+        driver.execute(_REMEMBER_ANSWER, (session_id, idempotency_key, answer, now))
     return appended

@@ -1,17 +1,28 @@
-"""The single writer: owns the write connection and group-commits everything queued."""
+"""The single writer: owns the write connection and group-commits everything queued.
+
+Its statements run on the event loop itself, and only BEGIN-when-locked and COMMIT go to a
+thread of its own. Python's sqlite3 lets go of the GIL around each step of a statement, so a
+thread stepping many small inserts has to win the GIL back after every row from a busy event
+loop, and loses (each win can take the 5 ms switch interval). Inserting on the loop costs
+what SQLite costs; the COMMIT, where the waiting is (fsync, checkpoints), is one step, so it
+runs in the thread without holding the loop up.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Engine
+
+from service.db.engine import begin_at_once, begin_waiting, never_wait
 
 T = TypeVar("T")
-Operation = Callable[[AsyncConnection], Awaitable[T]]
+Operation = Callable[[Connection], T]
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +72,11 @@ class Item(NamedTuple):
 class Writer:
     """Runs write operations in order; all that are queued together share one transaction."""
 
-    def __init__(self, engine: AsyncEngine, *, max_queued: int = 0) -> None:
+    def __init__(self, engine: Engine, *, max_queued: int = 0) -> None:
         self._engine = engine
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sessions-writer")
         self.max_queued = max_queued  # budget of queued weight (log entries); 0: unbounded
         self.queued = 0
         self._drained = asyncio.Event()
@@ -78,7 +90,9 @@ class Writer:
 
     async def start(self) -> None:
         """Open the write connection and start draining the queue."""
-        conn = await self._engine.connect()
+        # Connecting may wait for a lock (switching to WAL): in the thread.
+        conn = await self._in_thread(self._engine.connect)
+        never_wait(conn.connection.driver_connection)  # type: ignore[arg-type]
         self._task = asyncio.create_task(self._run(conn), name="sessions-writer")
 
     async def stop(self) -> None:
@@ -117,7 +131,7 @@ class Writer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drained.wait(), remaining)
 
-    async def _run(self, conn: AsyncConnection) -> None:
+    async def _run(self, conn: Connection) -> None:
         try:
             while True:
                 first = await self._queue.get()
@@ -131,9 +145,10 @@ class Writer:
                     return
         finally:
             self._fail_queued()
-            await conn.close()
+            conn.close()
+            self._thread.shutdown()
 
-    async def _commit_group(self, conn: AsyncConnection, group: list[Item]) -> None:
+    async def _commit_group(self, conn: Connection, group: list[Item]) -> None:
         try:
             await self._commit_items(conn, group)
         finally:
@@ -141,7 +156,7 @@ class Writer:
             self._drained.set()
             self._drained = asyncio.Event()
 
-    async def _commit_items(self, conn: AsyncConnection, group: list[Item]) -> None:
+    async def _commit_items(self, conn: Connection, group: list[Item]) -> None:
         try:
             results = await self._transaction(conn, [item.operation for item in group])
         except Exception as exc:
@@ -162,17 +177,24 @@ class Writer:
         for item, result in zip(group, results, strict=True):
             _settle(item.future, result=result)
 
-    async def _transaction(self, conn: AsyncConnection, ops: list[Operation[Any]]) -> list[Any]:
+    async def _transaction(self, conn: Connection, ops: list[Operation[Any]]) -> list[Any]:
+        driver: Any = conn.connection.driver_connection
         try:
-            async with conn.begin():
-                results = [await op(conn) for op in ops]
+            if not begin_at_once(driver):  # another process writes: wait for it off the loop
+                await self._in_thread(begin_waiting, driver)
+            results = [op(conn) for op in ops]
+            await self._in_thread(driver.commit)
         except Exception as exc:
-            if conn.in_transaction():
-                with contextlib.suppress(Exception):
-                    await conn.rollback()
+            with contextlib.suppress(Exception):
+                driver.rollback()
+                conn.rollback()
             raise storage_error(exc) from exc
+        conn.commit()  # SQLAlchemy's own view of the transaction; the driver's has ended
         self.commits += 1
         return results
+
+    async def _in_thread(self, function: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function, *args)
 
     def _fail_queued(self) -> None:
         while not self._queue.empty():

@@ -106,10 +106,9 @@ class Sessions:
         has_metadata = body.metadata is not msgspec.UNSET
         now = self.now()
 
-        async def op(conn: Any) -> Outcome:
-            return await store.register_session(conn, values, now=now, update_metadata=has_metadata)
-
-        outcome = await self.writer.run(op)
+        outcome = await self.writer.run(
+            lambda conn: store.register_session(conn, values, now=now, update_metadata=has_metadata)
+        )
         return sid, outcome is Outcome.CREATED
 
     async def replace_metadata(self, sid: str, metadata: dict[str, Any], *, typed: bool) -> None:

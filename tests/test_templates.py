@@ -26,7 +26,7 @@ from service.compactbinary import (
     ObjectId,
     TimeSpan,
 )
-from service.domain.templates import DEFAULT_BUDGET, MAX_DEPTH, render, render_value
+from service.domain.templates import DEFAULT_BUDGET, MAX_DEPTH, _lookup, render, render_value
 
 HASH_BYTES = bytes(range(1, 21))
 HASH_HEX = "0102030405060708090a0b0c0d0e0f1011121314"
@@ -526,6 +526,33 @@ FIELDS = st.dictionaries(NAMES | st.text(max_size=6), VALUES, max_size=5)
 @given(TEMPLATES, FIELDS)
 def test_render_never_raises(template: str, fields: dict[str, Any]) -> None:
     assert isinstance(render(template, fields), str)
+
+
+_PLACEHOLDER = re.compile(
+    r"\{\{|\}\}|\{([A-Za-z0-9][A-Za-z0-9_]*(?:\.[A-Za-z0-9][A-Za-z0-9_]*)*)\}"
+)
+
+
+def _reference(template: str, fields: dict[str, Any]) -> str:
+    """The plain reading of the rules, one substitution per match, nothing cached."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group()[0]
+        value = _lookup(fields, match.group(1))
+        return "" if value is _lookup({}, "missing") else render_value(value)
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+@settings(max_examples=300, deadline=None)
+@given(TEMPLATES, FIELDS, FIELDS)
+def test_a_template_renders_as_the_rules_say_whatever_fields_come_with_it(
+    template: str, first: dict[str, Any], second: dict[str, Any]
+) -> None:
+    # The second render finds the template parsed by the first.
+    for fields in (first, second):
+        assert render(template, fields) == _reference(template, fields)
 
 
 @settings(deadline=None)

@@ -38,6 +38,11 @@ _TOKEN: Final = re.compile(
     r"\{\{|\}\}|\{([A-Za-z0-9][A-Za-z0-9_]*+(?:\.[A-Za-z0-9][A-Za-z0-9_]*+)*+)\}"
 )
 _MISSING: Final = object()
+# Parsed templates by their text: a program logs from a fixed set of call sites, so the same
+# few templates come again and again. Bounded: cleared when full; long ones are not kept.
+_PARSED: Final[dict[str, tuple[str, ...]]] = {}
+_MAX_PARSED: Final = 1024
+_MAX_PARSED_LENGTH: Final = 512
 _HEX_TYPES: Final = (ObjectId, Hash, ObjectAttachment, BinaryAttachment)
 _BINARY_TYPES: Final = (bytes, bytearray, memoryview)
 _quote: Final = json.JSONEncoder(ensure_ascii=False).encode
@@ -77,15 +82,14 @@ class _Renderer:
         """The template rendered against fields, its values at the given depth."""
         if "{" not in template and "}" not in template:
             return template
-
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name is None:
-                return match.group()[0]  # `{{` or `}}`
-            value = _lookup(fields, name)
-            return "" if value is _MISSING else self.value(value, depth)
-
-        return _TOKEN.sub(replace, template)
+        parts = _parsed(template)
+        out = [parts[0]]
+        for i in range(1, len(parts), 2):
+            value = _lookup(fields, parts[i])
+            if value is not _MISSING:
+                out.append(self.value(value, depth))
+            out.append(parts[i + 1])
+        return "".join(out)
 
     def value(self, value: Any, depth: int) -> str:
         """The text of one value; exact common types first, since this is the ingest hot path."""
@@ -167,6 +171,36 @@ class _Renderer:
         else:
             body = self.value(data, depth + 1)
         return "{" + head + ', "Data": ' + body + "}"
+
+
+def _parsed(template: str) -> tuple[str, ...]:
+    """Literal text and placeholder names, alternating: (text, name, text, ..., text)."""
+    parts = _PARSED.get(template)
+    if parts is None:
+        parts = _split(template)
+        if len(template) <= _MAX_PARSED_LENGTH:
+            if len(_PARSED) >= _MAX_PARSED:
+                _PARSED.clear()
+            _PARSED[template] = parts
+    return parts
+
+
+def _split(template: str) -> tuple[str, ...]:
+    parts: list[str] = []
+    literal: list[str] = []
+    position = 0
+    for match in _TOKEN.finditer(template):
+        literal.append(template[position : match.start()])
+        name = match.group(1)
+        if name is None:
+            literal.append(match.group()[0])  # `{{` or `}}`
+        else:
+            parts += ("".join(literal), name)
+            literal = []
+        position = match.end()
+    literal.append(template[position:])
+    parts.append("".join(literal))
+    return tuple(parts)
 
 
 def _lookup(fields: Mapping[str, Any], name: str) -> Any:

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 _TICKS_PER_MICROSECOND = 10
 _MAX_TICKS = 3_155_378_975_999_999_999  # 9999-12-31T23:59:59.9999999
 _YEAR_ONE = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+# The stored form itself, as most clients send it: only its values need checking.
+_CANONICAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 def format_timestamp(value: dt.datetime) -> str:
     """`2026-12-04T19:36:39.123Z`: UTC, milliseconds truncated."""
-    value = value.astimezone(dt.UTC) if value.tzinfo else value
-    return (
-        f"{value.year:04d}-{value.month:02d}-{value.day:02d}T{value.hour:02d}:"
-        f"{value.minute:02d}:{value.second:02d}.{value.microsecond // 1000:03d}Z"
-    )
+    if value.tzinfo:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="milliseconds") + "Z"
 
 
 def now_timestamp(clock: float) -> str:
@@ -26,6 +27,9 @@ def now_timestamp(clock: float) -> str:
 def parse_timestamp(text: str) -> str:
     """Normalize any ISO-8601 text (no zone means UTC); ValueError if it is not one."""
     try:
+        if len(text) == 24 and _CANONICAL.fullmatch(text):
+            dt.datetime.fromisoformat(text)  # a real date and time (no month 13)
+            return text
         value = dt.datetime.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"'{text}' is not an ISO-8601 timestamp") from None

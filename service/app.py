@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +18,7 @@ from litestar.openapi import OpenAPIConfig
 
 from service import __version__
 from service.api import dashboard, logs, sessions, status, wire, ws
+from service.api.deps import Services
 from service.api.security import is_loopback_host, origin_guard, token_guard
 from service.api.stats import Stats
 from service.db.engine import create_engine, create_write_engine
@@ -50,13 +52,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             *dashboard.routes,
         ],
         lifespan=[lifespan],
-        dependencies={
-            "sessions": Provide(_sessions, sync_to_thread=False),
-            "hub": Provide(_hub, sync_to_thread=False),
-            "watcher": Provide(_watcher, sync_to_thread=False),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
-            "stats": Provide(lambda: stats, sync_to_thread=False),
-        },
+        dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers={
             DomainError: _error,
             HTTPException: _error,
@@ -92,27 +88,32 @@ async def running(
     try:
         await upgrade_file(settings.db)
         await writer.start()
-        sessions = state.sessions = Sessions(
+        sessions = Sessions(
             writer,
             read_engine,
             clock=clock,
             idempotency_seconds=settings.idempotency_hours * 3600,
             queue_wait=settings.queue_wait_seconds,
         )
-        state.hub = Hub(
+        hub = Hub(
             sessions, frame_entries=settings.ws_frame_entries, frame_bytes=settings.ws_frame_bytes
         )
-        sessions.listeners.append(state.hub.appended)
-        state.watcher = SessionListWatcher(sessions, limit=settings.max_list)
+        sessions.listeners.append(hub.appended)
+        watcher = SessionListWatcher(sessions, limit=settings.max_list)
+        state.services = Services(settings, state.stats, sessions, hub, watcher)
         await sessions.start_self(__version__)
         # The self session keeps INFO and above whatever the console shows.
         self_log.setLevel(logging.INFO)
         log.setLevel(min(logging.INFO, logging.getLogger().getEffectiveLevel()))
         log.addHandler(self_log)
         loops.append(asyncio.create_task(self_log.run(sessions), name="self-log"))
-        watch = maintenance.every(settings.ws_list_seconds, state.watcher.poll, name="session list")
+        watch = maintenance.every(settings.ws_list_seconds, watcher.poll, name="session list")
         loops.append(asyncio.create_task(watch, name="session-list"))
         loops += await maintenance.start(sessions, settings)
+        # What start-up made lives as long as the server: move it out of the collector's way,
+        # so that a full collection walks only what requests made since (39 ms pauses before).
+        gc.collect()
+        gc.freeze()
         log.info("serving %s (session service %s)", settings.db, __version__)
         if not settings.token and not settings.uds and not is_loopback_host(settings.host):
             log.warning(
@@ -140,16 +141,8 @@ async def running(
         await read_engine.dispose()
 
 
-def _sessions(state: State) -> Sessions:
-    return state.sessions  # type: ignore[no-any-return]
-
-
-def _hub(state: State) -> Hub:
-    return state.hub  # type: ignore[no-any-return]
-
-
-def _watcher(state: State) -> SessionListWatcher:
-    return state.watcher  # type: ignore[no-any-return]
+def _services(state: State) -> Services:
+    return state.services  # type: ignore[no-any-return]
 
 
 def _storage_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

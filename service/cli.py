@@ -119,7 +119,12 @@ def prune(settings: Settings, *, dry_run: bool = False) -> int:
             await upgrade_file(settings.db)
             await writer.start()
             return await prune_now(
-                writer, read_engine, PruneLimits.of(settings), now=time.time(), dry_run=dry_run
+                writer,
+                read_engine,
+                PruneLimits.of(settings),
+                now=time.time(),
+                dry_run=dry_run,
+                share_lock=True,  # a server may be running on the same file
             )
         finally:
             await writer.stop()

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from litestar import Response, get, post
 
 from service.api import wire
-from service.api.deps import PathId, Req, SessionsDep, SettingsDep, StatsDep
+from service.api.deps import PathId, Req, ServicesDep
 from service.domain import logs
 from service.domain.errors import InvalidInput
 from service.domain.sessions import session_id
@@ -19,10 +19,9 @@ _MAX_NUMBER = 2**63 - 1
 
 
 @post("/sessions/{sid:str}/log", status_code=200)
-async def append(
-    request: Req, sessions: SessionsDep, settings: SettingsDep, stats: StatsDep, sid: PathId
-) -> Response[bytes]:
+async def append(request: Req, services: ServicesDep, sid: PathId) -> Response[bytes]:
     """Append a batch of entries atomically; answers the last cursor and the count."""
+    sessions, settings = services.sessions, services.settings
     sid = session_id(sid)
     kind, body = await wire.read_raw(request, LOG_TYPES)
     limits = logs.Limits(settings.max_entry_bytes, settings.max_batch_entries)
@@ -34,15 +33,14 @@ async def append(
         typed = wire.is_typed(kind)
         batch = logs.record_batch(parsed.records(), sid, now, limits, typed=typed)
     appended = await sessions.append(sid, batch, request.headers.get("idempotency-key"))
-    stats.logged(len(batch.rows), batch.truncated)
+    services.stats.logged(len(batch.rows), batch.truncated)
     return wire.respond(request, appended)
 
 
 @get("/sessions/{sid:str}/log")
-async def read(
-    request: Req, sessions: SessionsDep, settings: SettingsDep, sid: PathId
-) -> Response[bytes]:
+async def read(request: Req, services: ServicesDep, sid: PathId) -> Response[bytes]:
     """Entries after `cursor`, or from `offset`; at most `limit` (capped) per page."""
+    sessions, settings = services.sessions, services.settings
     sid = session_id(sid)
     params = request.query_params
     limit = min(_number(params, "limit") or settings.default_page, settings.max_page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from litestar import Response, delete, get, post, put
 
 from service.api import wire
-from service.api.deps import PathId, Req, SessionsDep, SettingsDep
+from service.api.deps import PathId, Req, ServicesDep
 from service.api.security import is_local
 from service.domain.sessions import FILTERS, RegisterBody, Sessions, session_id
 from service.settings import Settings
@@ -14,53 +14,48 @@ BODY_TYPES = (wire.JSON, wire.CB)
 
 
 @get(["/sessions/", "/sessions/list"])
-async def list_sessions(
-    request: Req, sessions: SessionsDep, settings: SettingsDep
-) -> Response[bytes]:
+async def list_sessions(request: Req, services: ServicesDep) -> Response[bytes]:
     """Sessions by `status` (active, ended, all) and exact-match filters."""
     params = request.query_params
     filters = {name: params[name] for name in FILTERS if params.get(name)}
     status = params.get("status") or "active"
-    return wire.respond(request, await sessions.list(status, filters, settings.max_list))
+    listed = await services.sessions.list(status, filters, services.settings.max_list)
+    return wire.respond(request, listed)
 
 
 @post("/sessions/")
-async def register_new(
-    request: Req, sessions: SessionsDep, settings: SettingsDep
-) -> Response[bytes]:
+async def register_new(request: Req, services: ServicesDep) -> Response[bytes]:
     """Register a session under an id the server makes."""
-    return await _register(request, sessions, settings, None)
+    return await _register(request, services.sessions, services.settings, None)
 
 
 @post("/sessions/{sid:str}")
-async def register(
-    request: Req, sessions: SessionsDep, settings: SettingsDep, sid: PathId
-) -> Response[bytes]:
+async def register(request: Req, services: ServicesDep, sid: PathId) -> Response[bytes]:
     """Register a session (201) or refresh an existing one's metadata (200)."""
-    return await _register(request, sessions, settings, session_id(sid))
+    return await _register(request, services.sessions, services.settings, session_id(sid))
 
 
 @put("/sessions/{sid:str}")
-async def update(request: Req, sessions: SessionsDep, sid: PathId) -> Response[bytes]:
+async def update(request: Req, services: ServicesDep, sid: PathId) -> Response[bytes]:
     """Replace a session's metadata."""
     sid = session_id(sid)
     kind, raw = await wire.read_raw(request, BODY_TYPES)
     body = wire.decode(kind, raw, RegisterBody)
-    await sessions.replace_metadata(sid, body.metadata or {}, typed=wire.is_typed(kind))
+    await services.sessions.replace_metadata(sid, body.metadata or {}, typed=wire.is_typed(kind))
     return wire.respond_text(sid)
 
 
 @get("/sessions/{sid:str}")
-async def info(request: Req, sessions: SessionsDep, sid: PathId) -> Response[bytes]:
+async def info(request: Req, services: ServicesDep, sid: PathId) -> Response[bytes]:
     """One session's info."""
-    return wire.respond(request, await sessions.get(session_id(sid)))
+    return wire.respond(request, await services.sessions.get(session_id(sid)))
 
 
 @delete("/sessions/{sid:str}", status_code=200)
-async def end(sessions: SessionsDep, sid: PathId) -> Response[bytes]:
+async def end(services: ServicesDep, sid: PathId) -> Response[bytes]:
     """End a session at the client's request."""
     sid = session_id(sid)
-    await sessions.end(sid, "client request")
+    await services.sessions.end(sid, "client request")
     return wire.respond_text(sid)
 
 

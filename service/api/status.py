@@ -6,7 +6,7 @@ from litestar import Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api import wire
-from service.api.deps import HubDep, Req, SessionsDep, SettingsDep, StatsDep
+from service.api.deps import Req, ServicesDep
 from service.db.engine import database_bytes
 
 
@@ -23,17 +23,16 @@ async def status(request: Req) -> Response[bytes]:
 
 
 @get("/stats/sessions")
-async def stats_sessions(
-    request: Req, sessions: SessionsDep, stats: StatsDep, settings: SettingsDep, hub: HubDep
-) -> Response[bytes]:
+async def stats_sessions(request: Req, services: ServicesDep) -> Response[bytes]:
     """Zen's counters, request latency percentiles and store figures."""
+    sessions, stats, hub = services.sessions, services.stats, services.hub
     figures = await sessions.figures()
     body = {
         "requests": stats.latency(),
         "sessions": {**stats.counts, "count": figures["active"]},
         "store": {
             **figures,
-            "db_bytes": database_bytes(settings.db),
+            "db_bytes": database_bytes(services.settings.db),
             "entries_appended": stats.entries_appended,
             "entries_truncated": stats.entries_truncated,
             "writer_commits": sessions.writer.commits,
@@ -51,10 +50,11 @@ async def stats_sessions(
 
 
 @get("/metrics")
-async def metrics(sessions: SessionsDep, stats: StatsDep, settings: SettingsDep) -> Response[bytes]:
+async def metrics(services: ServicesDep) -> Response[bytes]:
     """Prometheus text format."""
+    sessions, stats = services.sessions, services.stats
     figures = await sessions.figures()
-    figures["db_bytes"] = database_bytes(settings.db)
+    figures["db_bytes"] = database_bytes(services.settings.db)
     figures["writer_backlog"] = sessions.writer.backlog
     for name, value in figures.items():
         stats.store.labels(name).set(value)

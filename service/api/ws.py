@@ -11,7 +11,7 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from service.api.deps import HubDep, SettingsDep, WatcherDep
+from service.api.deps import ServicesDep
 from service.api.security import bearer, origin_allowed, token_ok
 from service.domain.ids import InvalidId, parse_session_id
 from service.push.hub import Hub, SessionListWatcher
@@ -47,10 +47,9 @@ KNOWN_TYPES = frozenset({"sub_log", "unsub_log"})  # a late "auth" is harmless: 
 
 
 @websocket("/sessions/ws")
-async def session_stream(
-    socket: WebSocket[Any, Any, Any], hub: HubDep, watcher: WatcherDep, settings: SettingsDep
-) -> None:
+async def session_stream(socket: WebSocket[Any, Any, Any], services: ServicesDep) -> None:
     """Push the session list on change and the subscribed log as it grows."""
+    hub, watcher, settings = services.hub, services.watcher, services.settings
     if not origin_allowed(socket.headers.get("origin"), socket.headers.get("host"), settings):
         await socket.close(code=POLICY_VIOLATION, reason="cross-origin connection refused")
         return

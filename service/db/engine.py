@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import NullPool
 
 BUSY_TIMEOUT_MS = 10_000
+LOCK_POLL_SECONDS = 0.001
 
 
 def create_engine(
@@ -132,12 +134,16 @@ def begin_at_once(driver: sqlite3.Connection) -> bool:
 
 
 def begin_waiting(driver: sqlite3.Connection) -> None:
-    """Begin a write transaction, waiting up to the busy timeout for the lock (in a thread)."""
-    driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    try:
-        driver.execute("BEGIN IMMEDIATE")
-    finally:
-        driver.execute("PRAGMA busy_timeout=0")
+    """Begin a write transaction, waiting up to the busy timeout for the lock (in a thread).
+
+    It asks every millisecond: SQLite's own busy handler backs off to 100 ms between tries,
+    and would let another writer that takes the lock back quickly (`sessions prune`) keep it.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while not begin_at_once(driver):
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError("database is locked")
+        time.sleep(LOCK_POLL_SECONDS)
 
 
 def last_insert_cursor(driver: sqlite3.Connection) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 import msgspec
@@ -93,8 +94,13 @@ async def prune(
     *,
     now: float,
     dry_run: bool = False,
+    share_lock: bool = False,
 ) -> PruneResult:
-    """Delete the ended sessions past the limits, oldest first, in bounded writer operations."""
+    """Delete the ended sessions past the limits, oldest first, in bounded writer operations.
+
+    `share_lock`: another process (a running server) writes to the same file; pause after
+    each chunk for as long as it took, so that the other writer gets the lock half the time.
+    """
     async with readers.connect() as conn:
         chosen = await queries.prunable(
             conn,
@@ -107,7 +113,7 @@ async def prune(
         if dry_run:
             result.add(session, Deleted(session.log_count, session.log_bytes))
             continue
-        deleted = await _delete(writer, session)
+        deleted = await _delete(writer, session, share_lock)
         if deleted is not None:
             result.add(session, deleted)
     if not dry_run:
@@ -125,13 +131,16 @@ async def prune(
     return result
 
 
-async def _delete(writer: Writer, session: Prunable) -> Deleted | None:
+async def _delete(writer: Writer, session: Prunable, share_lock: bool) -> Deleted | None:
     """One session: its log a chunk per transaction (ingestion runs between), then the row."""
     total = Deleted()
     while True:
+        started = time.monotonic()
         chunk = await writer.run(
             lambda conn: queries.delete_log_chunk(conn, session.id, session.ended_at, LOG_CHUNK)
         )
+        if share_lock:
+            await asyncio.sleep(time.monotonic() - started)
         if chunk is None:  # gone already (another prune)
             return None
         total.entries += chunk.entries

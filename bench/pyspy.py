@@ -27,8 +27,9 @@ RATE = 200  # samples per second per thread
 # (category, test on a frame's file path) in the order they are tried on each frame.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("idle: event loop waiting in epoll", ("selectors.py",)),
-    ("asyncio loop, tasks, transports", ("asyncio/",)),
-    ("uvicorn + h11: HTTP/1.1 parsing, ASGI glue", ("uvicorn/", "h11/")),
+    # Under uvloop the loop is C code: its samples land on asyncio's Runner.run.
+    ("asyncio/uvloop loop, tasks, transports", ("asyncio/",)),
+    ("uvicorn + httptools (or h11): HTTP/1.1 parsing, ASGI glue", ("uvicorn/", "h11/")),
     ("Litestar: middleware, routing, DI, kwargs, response", ("litestar/", "anyio/", "sniffio/")),
     (
         "service stats middleware + prometheus_client",
@@ -54,7 +55,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 # Inclusive shares worth knowing: (label, substring of a frame).
 INCLUSIVE: tuple[tuple[str, str], ...] = (
-    ("uvicorn: read + parse requests (H11Protocol.data_received)", "H11Protocol.data_received"),
+    ("uvicorn: read + parse requests (`*Protocol.data_received`)", "Protocol.data_received (uvi"),
     ("uvicorn: write responses (RequestResponseCycle.send)", "RequestResponseCycle.send"),
     ("Litestar: read the body (Request.body)", "Request.body (litestar"),
     ("Litestar: resolve handler kwargs / DI", "(litestar/_kwargs/"),
@@ -68,7 +69,7 @@ INCLUSIVE: tuple[tuple[str, str], ...] = (
     ("    fields JSON `stored`", "stored (service/domain/values.py"),
     ("  answer `wire.respond`", "respond (service/api/wire.py"),
     ("writer task `_run` (group commit, on the loop)", "Writer._run (service/db/writer.py"),
-    ("  `store.append_log`", "append_log (service/db/store.py"),
+    ("  `store.append_log` (its statements: SQLite's own work)", "append_log (service/db/store.py"),
     ("SQLAlchemy, anywhere", "(sqlalchemy/"),
     ("aiosqlite, anywhere on the loop", "(aiosqlite/"),
     ("self-pipe wake-ups from worker threads (_read_from_self)", "_read_from_self"),

@@ -86,8 +86,10 @@ async def running(
     loops: list[asyncio.Task[None]] = []
     sessions: Sessions | None = None
     try:
-        await upgrade_file(settings.db)
+        # The writer's connection first: closing the last connection to a file checkpoints
+        # and syncs it, which the migration's own connection would otherwise do at every start.
         await writer.start()
+        await upgrade_file(settings.db)
         sessions = Sessions(
             writer,
             read_engine,

@@ -145,8 +145,8 @@ class Writer:
                     return
         finally:
             self._fail_queued()
+            self._thread.shutdown()  # a COMMIT still running there (if cancelled) ends first
             conn.close()
-            self._thread.shutdown()
 
     async def _commit_group(self, conn: Connection, group: list[Item]) -> None:
         try:

@@ -23,7 +23,7 @@ from service.settings import Settings
 
 log = logging.getLogger("service.maintenance")
 
-LOG_CHUNK = 5_000  # log entries deleted per writer transaction
+LOG_CHUNK = 2_000  # log entries deleted per writer transaction (it holds the event loop)
 VACUUM_CHUNK = 1_000  # pages given back per writer transaction
 PID_TOLERANCE_SECONDS = 2.0  # start times are stored to the millisecond; clocks jitter a little
 PROCESS_EXITED = "process exited"

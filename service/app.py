@@ -21,7 +21,7 @@ from service.api import dashboard, logs, sessions, status, wire, ws
 from service.api.deps import Services
 from service.api.security import is_loopback_host, origin_guard, token_guard
 from service.api.stats import Stats
-from service.db.engine import create_engine, create_write_engine
+from service.db.engine import create_read_engine, create_write_engine
 from service.db.migrate import upgrade_file
 from service.db.writer import StorageFull, StorageUnavailable, Writer, WriterBusy
 from service.domain.errors import DomainError
@@ -80,7 +80,7 @@ async def running(
     write_engine = create_write_engine(
         settings.db, durability=settings.durability, max_bytes=settings.max_db_bytes
     )
-    read_engine = create_engine(settings.db, writer=False)
+    read_engine = create_read_engine(settings.db)
     writer = Writer(write_engine, max_queued=settings.max_queued_entries)
     self_log = SelfLogHandler()
     loops: list[asyncio.Task[None]] = []

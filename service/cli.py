@@ -101,7 +101,7 @@ def migrate(settings: Settings) -> int:
 
 def prune(settings: Settings, *, dry_run: bool = False) -> int:
     """Prune ended sessions past the limits now, beside a running server or not."""
-    from service.db.engine import create_engine, create_write_engine
+    from service.db.engine import create_read_engine, create_write_engine
     from service.db.migrate import upgrade_file
     from service.db.writer import Writer
     from service.tasks.maintenance import PruneLimits, PruneResult
@@ -113,7 +113,7 @@ def prune(settings: Settings, *, dry_run: bool = False) -> int:
 
     async def run() -> PruneResult:
         write_engine = create_write_engine(settings.db)
-        read_engine = create_engine(settings.db, writer=False)
+        read_engine = create_read_engine(settings.db)
         writer = Writer(write_engine)
         try:
             await upgrade_file(settings.db)

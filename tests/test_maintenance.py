@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from service.app import create_app
 from service.cli import _parser
-from service.db.engine import checkpoint, create_engine, create_write_engine
+from service.db.engine import checkpoint, create_read_engine, create_write_engine
 from service.db.maintenance import LocalSession
 from service.db.migrate import upgrade_file
 from service.db.store import Appended, store_figures
@@ -63,7 +63,7 @@ async def sessions(settings: Settings, clock: Clock) -> AsyncIterator[Sessions]:
     """The rules over a fresh database, without a server (no self session, no loops)."""
     await upgrade_file(settings.db)
     write_engine = create_write_engine(settings.db)
-    read_engine = create_engine(settings.db, writer=False)
+    read_engine = create_read_engine(settings.db)
     writer = Writer(write_engine)
     await writer.start()
     yield Sessions(writer, read_engine, clock=clock, idempotency_seconds=DAY)

@@ -17,25 +17,10 @@ BUSY_TIMEOUT_MS = 10_000
 LOCK_POLL_SECONDS = 0.001
 
 
-def create_engine(
-    db: str, *, writer: bool, durability: str = "normal", max_bytes: int = 0
-) -> AsyncEngine:
-    """An engine on the database file: the writer's (one connection) or the readers'.
-
-    `durability` "normal" survives a crash of the process (WAL, synchronous=NORMAL); "full"
-    also a power loss (synchronous=FULL). `max_bytes` caps the file (0: no cap).
-    """
-    options: dict[str, Any] = (
-        {"pool_size": 1, "max_overflow": 0} if writer else {"pool_size": 4, "max_overflow": 4}
-    )
-    engine = create_async_engine(_url(db), **options)
-    _install_hooks(
-        engine.sync_engine,
-        begin="BEGIN IMMEDIATE" if writer else "BEGIN",
-        read_only=not writer,
-        synchronous="FULL" if durability == "full" else "NORMAL",
-        max_bytes=max_bytes,
-    )
+def create_read_engine(db: str) -> AsyncEngine:
+    """The readers' engine: a small pool of `query_only` connections beside the writer."""
+    engine = create_async_engine(_url(db), pool_size=4, max_overflow=4)
+    _install_hooks(engine.sync_engine, begin="BEGIN", read_only=True)
     return engine
 
 
@@ -52,6 +37,8 @@ def create_write_engine(db: str, *, durability: str = "normal", max_bytes: int =
 
     The writer begins and commits its transactions on the driver connection, so this engine
     has no BEGIN of its own; the connection may be used from the writer's thread.
+    `durability` "normal" survives a crash of the process (WAL, synchronous=NORMAL); "full"
+    also a power loss (synchronous=FULL). `max_bytes` caps the file (0: no cap).
     """
     engine = sqlalchemy.create_engine(
         _url(db, driver="pysqlite"),

@@ -40,19 +40,17 @@ def _requests(filled: dbfill.Filled, entries: int) -> dict[str, list[dict[str, s
     middle = before_first + entries // 2
     near_end = filled.last - PAGE * (PAGES_PER_REGION + 1)
     pages = range(PAGES_PER_REGION)
+
+    def after(cursor: int) -> list[dict[str, str]]:
+        return [
+            request_spec("GET", f"{log_path}?cursor={cursor + k * PAGE}&limit={PAGE}")
+            for k in pages
+        ]
+
     return {
-        "start": [
-            request_spec("GET", f"{log_path}?cursor={before_first + k * PAGE}&limit={PAGE}")
-            for k in pages
-        ],
-        "middle": [
-            request_spec("GET", f"{log_path}?cursor={middle + k * PAGE}&limit={PAGE}")
-            for k in pages
-        ],
-        "end": [
-            request_spec("GET", f"{log_path}?cursor={near_end + k * PAGE}&limit={PAGE}")
-            for k in pages
-        ],
+        "start": after(before_first),
+        "middle": after(middle),
+        "end": after(near_end),
         "offset": [
             request_spec("GET", f"{log_path}?offset={entries // 2 + k * PAGE}&limit={PAGE}")
             for k in pages

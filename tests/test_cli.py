@@ -402,7 +402,9 @@ def test_run_logs_both_streams_and_ends_with_the_exit_code(shared: ServerProcess
     assert info["status"] == "ended" and info["end_reason"] == "client request"
     assert info["metadata"] == {"exit_code": 3, "command": command}
     assert info["pid"] > 0
-    out, err, ended = entries
+    # Two pipes have no order between them: each line is logged as its own pump reads it.
+    *lines, ended = entries
+    out, err = sorted(lines, key=lambda entry: entry["logger"] != "stdout")
     assert (out["message"], out["logger"], "level" in out) == ("out", "stdout", False)
     assert (err["message"], err["logger"], err["level"]) == ("err", "stderr", "error")
     assert ended["message"] == "session ended (client request)"

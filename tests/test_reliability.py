@@ -38,7 +38,7 @@ def test_a_stalled_writer_makes_new_batches_wait_then_503(tmp_path: Path) -> Non
             blocker = sqlite3.connect(server.db, isolation_level=None)
             blocker.execute("BEGIN EXCLUSIVE")
             first = asyncio.ensure_future(http.post(LOG, content=body, headers=TEXT))
-            await asyncio.sleep(0.3)
+            await queued(http, 60)  # the first batch waits in the writer's queue
             refused = await http.post(LOG, content=body, headers=TEXT)
             blocker.execute("COMMIT")
             blocker.close()
@@ -50,6 +50,14 @@ def test_a_stalled_writer_makes_new_batches_wait_then_503(tmp_path: Path) -> Non
             assert (await http.get(f"/sessions/{SID}")).json()["log_count"] == 120
             store = (await http.get("/stats/sessions")).json()["store"]
             assert store["writer_refused"] == 1 and store["writer_queued_entries"] == 0
+
+    async def queued(http: httpx.AsyncClient, entries: int) -> None:
+        for _ in range(1_000):  # 10 s at most
+            store = (await http.get("/stats/sessions")).json()["store"]
+            if store["writer_queued_entries"] >= entries:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"{entries} entries never queued up")
 
     try:
         asyncio.run(run())

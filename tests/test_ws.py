@@ -81,11 +81,12 @@ async def test_session_list_on_connect_and_on_change(
 ) -> None:
     async def ours_once(ws: ClientConnection, condition: Callable[[Any], bool]) -> Any:
         # The server's own session logs too, so a list frame may come for its change first.
-        while True:
+        for _ in range(20):
             frame = await next_of(ws, "sessions")
             mine = [s for s in frame["sessions"] if s["id"] == SID]
             if mine and condition(mine[0]):
                 return mine[0]
+        raise AssertionError("the change never showed in the session list")
 
     async with connect(ws_url(live)) as ws:
         first = await next_of(ws, "sessions")

@@ -6,7 +6,7 @@ import math
 import socket
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,3 +42,20 @@ def spread(values: Sequence[float]) -> dict[str, float]:
 def log(message: str) -> None:
     """Progress goes to stderr so that stdout stays the report."""
     print(message, file=sys.stderr, flush=True)
+
+
+class Rounds(list[dict[str, float]]):
+    """The figures of each repeat of a scenario, by key."""
+
+    def runs(self, key: str) -> list[float]:
+        """One figure across the rounds; NaN where a round has none."""
+        return [r.get(key, math.nan) for r in self]
+
+
+def repeat(name: str, times: int, one_round: Callable[[int], dict[str, float]]) -> Rounds:
+    """A scenario's round run `times` times (given its index), progress logged."""
+    rounds = Rounds()
+    for i in range(times):
+        log(f"  {name} round {i + 1}/{times}")
+        rounds.append(one_round(i))
+    return rounds

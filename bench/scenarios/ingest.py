@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbfill, payload
-from bench.common import PYTHON, ROOT, log
+from bench.common import PYTHON, ROOT, repeat
 from bench.loadgen import request_spec
 from bench.measure import load_with_cpu
 from bench.modes import Mode
@@ -106,13 +106,8 @@ def one_round(mode: Mode, workdir: Path) -> dict[str, float]:
 
 
 def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
-    rounds = []
-    for i in range(mode.repeats):
-        log(f"  ingest round {i + 1}/{mode.repeats}")
-        rounds.append(one_round(mode, workdir))
-
-    def runs(key: str) -> list[float]:
-        return [r.get(key, float("nan")) for r in rounds]
+    rounds = repeat(NAME, mode.repeats, lambda _: one_round(mode, workdir))
+    runs = rounds.runs
 
     figures: list[Figure] = []
     for n in LEVELS:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbfill, payload
-from bench.common import PYTHON, ROOT, log, percentile
+from bench.common import PYTHON, ROOT, log, percentile, repeat
 from bench.loadgen import Load
 from bench.modes import Mode
 from bench.report import Figure
@@ -142,9 +142,8 @@ def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
     dbfill.build(template, [dbfill.Fixture(PRUNED, mode.prune_entries, ended=True)])
     cli = cli_prune_available()
     scheduled = "--prune-delay-seconds" in serve_flags()
-    rounds = []
-    for i in range(mode.repeats):
-        log(f"  maintenance round {i + 1}/{mode.repeats}")
+
+    def one_round(i: int) -> dict[str, float]:
         r: dict[str, float] = {}
         if scheduled:
             db = workdir / f"maintenance-own-{i}.db"  # and a log file of its own
@@ -153,10 +152,10 @@ def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
         db = workdir / f"maintenance-cli-{i}.db"
         shutil.copyfile(template, db)
         r.update({f"cli_{k}": v for k, v in beside(db, mode, cli=cli).items()})
-        rounds.append(r)
+        return r
 
-    def runs(key: str) -> list[float]:
-        return [r.get(key, float("nan")) for r in rounds]
+    rounds = repeat(NAME, mode.repeats, one_round)
+    runs = rounds.runs
 
     n = f"{mode.prune_entries / 1e6:g} M-entry"
     figures = []

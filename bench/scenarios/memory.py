@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbfill
-from bench.common import log
+from bench.common import repeat
 from bench.loadgen import run_load
 from bench.modes import Mode
 from bench.report import Figure
@@ -102,13 +102,8 @@ def one_round(mode: Mode, workdir: Path) -> dict[str, float]:
 
 
 def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
-    rounds = []
-    for i in range(mode.repeats):
-        log(f"  memory round {i + 1}/{mode.repeats}")
-        rounds.append(one_round(mode, workdir))
-
-    def runs(key: str) -> list[float]:
-        return [r[key] for r in rounds]
+    rounds = repeat(NAME, mode.repeats, lambda _: one_round(mode, workdir))
+    runs = rounds.runs
 
     n = f"{mode.memory_entries / 1e6:g} M entries"
     s = f"{mode.stall_entries / 1e6:g} M entries"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbfill, payload
-from bench.common import log, percentile
+from bench.common import percentile, repeat
 from bench.loadgen import Load
 from bench.modes import Mode
 from bench.report import Figure
@@ -117,9 +117,8 @@ def rate_text(mode: Mode) -> str:
 
 
 def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
-    rounds = []
-    for i in range(mode.repeats):
-        log(f"  push round {i + 1}/{mode.repeats}")
+
+    def one_round(_: int) -> dict[str, float]:
         r: dict[str, float] = {}
         with session_server(dbfill.fresh(workdir, "push")) as server:
             register(server.port, SESSION)
@@ -131,10 +130,10 @@ def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
                 if deflate or mode.push_without_deflate:
                     for name, value in sustained(server, mode, 100, deflate=deflate).items():
                         r[f"{key}_{name}"] = value
-        rounds.append(r)
+        return r
 
-    def runs(key: str) -> list[float]:
-        return [r.get(key, float("nan")) for r in rounds]
+    rounds = repeat(NAME, mode.repeats, one_round)
+    runs = rounds.runs
 
     rate = rate_text(mode)
     # The subscribers offer permessage-deflate; whether the server took it is part of the result.

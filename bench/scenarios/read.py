@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbfill
-from bench.common import log
+from bench.common import log, repeat
 from bench.loadgen import request_spec
 from bench.measure import load_with_cpu
 from bench.modes import Mode
@@ -64,9 +64,8 @@ def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
     log(f"  building {mode.read_entries:,} entries and {mode.read_sessions:,} sessions")
     filled = dbfill.build(db, _fixtures(mode))[0]
     requests = _requests(filled, mode.read_entries)
-    rounds = []
-    for i in range(mode.repeats):
-        log(f"  read round {i + 1}/{mode.repeats}")
+
+    def one_round(_: int) -> dict[str, float]:
         r: dict[str, float] = {}
         with session_server(db) as server:
             for region, specs in requests.items():
@@ -79,10 +78,10 @@ def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
                 r[f"{region}_rps"] = res["rps"]
                 r[f"{region}_kb"] = res["bytes_per_response"] / 1024
                 r[f"{region}_err"] = res["errors"]
-        rounds.append(r)
+        return r
 
-    def runs(key: str) -> list[float]:
-        return [r.get(key, float("nan")) for r in rounds]
+    rounds = repeat(NAME, mode.repeats, one_round)
+    runs = rounds.runs
 
     n = f"{mode.read_entries / 1e6:g} M"
     figures = []

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import dbfill
-from bench.common import log
+from bench.common import log, repeat
 from bench.modes import Mode
 from bench.report import Figure
 from bench.server import session_server
@@ -34,14 +34,13 @@ def run(mode: Mode, workdir: Path) -> tuple[list[Figure], dict[str, Any]]:
     per_session = mode.startup_entries // SESSIONS
     dbfill.build(big, [dbfill.Fixture(dbfill.session_id(n), per_session) for n in range(SESSIONS)])
     empty = dbfill.fresh(workdir, "startup-empty")
-    rounds = []
-    for i in range(mode.repeats):
-        log(f"  startup round {i + 1}/{mode.repeats}")
-        rounds.append({"big": _time_to_health(big), "empty": _time_to_health(empty)})
+    rounds = repeat(
+        NAME, mode.repeats, lambda _: {"big": _time_to_health(big), "empty": _time_to_health(empty)}
+    )
     n = f"{mode.startup_entries / 1e6:g} M entries"
     return [
-        Figure(
-            NAME, f"process start → first /health, {n}", "s", [r["big"] for r in rounds]
-        ).at_most(1.0, "≤ 1 s"),
-        Figure(NAME, "process start → first /health, empty db", "s", [r["empty"] for r in rounds]),
+        Figure(NAME, f"process start → first /health, {n}", "s", rounds.runs("big")).at_most(
+            1.0, "≤ 1 s"
+        ),
+        Figure(NAME, "process start → first /health, empty db", "s", rounds.runs("empty")),
     ], {"rounds": rounds}
